@@ -1,0 +1,5 @@
+"""``python -m shortskit`` runs the command-line interface."""
+
+from shortskit.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""The exceptions shortskit raises: one root, a few kinds that carry where the problem is.
+
+    ShortskitError                 root; ``str(err)`` is one line a person can act on
+    ├── StoryError                 bad story or settings: ``file``, ``scene`` (1-based), ``field``
+    ├── ConfigError                bad option or environment (unknown provider, missing extra)
+    ├── ProviderError              a provider failed: ``provider``, ``scene``, ``status``, ``retryable``
+    │   └── InputFileError         a file we were given is unreadable (corrupt image, voice sample)
+    └── RenderError                ffmpeg (or moviepy) failed; ``stderr`` keeps ffmpeg's own words
+
+User mistakes (StoryError, ConfigError, InputFileError) map to exit code 2 in the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "InputFileError",
+    "ProviderError",
+    "RenderError",
+    "ShortskitError",
+    "StoryError",
+]
+
+
+def _where(file: str | Path | None, scene: int | None, field: str | None) -> str:
+    parts = []
+    if file is not None:
+        parts.append(Path(file).name if isinstance(file, Path) else str(file))
+    if scene is not None:
+        parts.append(f"scene {scene}")
+    if field:
+        parts.append(field)
+    return ": ".join(parts)
+
+
+class ShortskitError(Exception):
+    """Root of every error shortskit raises on purpose."""
+
+    #: exit code the CLI uses for this error
+    exit_code: int = 1
+
+
+class StoryError(ShortskitError, ValueError):
+    """The story (or one of its settings) is invalid.
+
+    ``scene`` counts from 1, as a person counts; ``field`` is a dotted path inside the scene or story.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        scene: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.scene = scene
+        self.field = field
+        where = _where(file, scene, field)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(ShortskitError, ValueError):
+    """An option, provider name, missing extra or environment variable is wrong."""
+
+    exit_code = 2
+
+
+class ProviderError(ShortskitError):
+    """A provider (image, voice, writer) failed to make an artefact."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        scene: int | None = None,
+        field: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        self.message = message
+        self.provider = provider
+        self.scene = scene
+        self.field = field
+        self.status = status
+        self.retryable = retryable
+        where = _where(None, scene, field)
+        prefix = f"{provider}: {where}" if where else provider
+        super().__init__(f"{prefix}: {message}")
+
+    def for_scene(self, scene: int) -> ProviderError:
+        """A copy of this error that names ``scene`` (providers do not know which scene they serve)."""
+        err = type(self).__new__(type(self))
+        ProviderError.__init__(
+            err,
+            self.message,
+            provider=self.provider,
+            scene=scene,
+            field=self.field,
+            status=self.status,
+            retryable=self.retryable,
+        )
+        return err
+
+
+class InputFileError(ProviderError):
+    """A file the user gave us (an image, a voice sample, music) cannot be read."""
+
+    exit_code = 2
+
+
+class RenderError(ShortskitError):
+    """Rendering failed; ``stderr`` holds the tail of ffmpeg's own message."""
+
+    def __init__(self, message: str, *, stderr: str = "", scene: int | None = None) -> None:
+        self.message = message
+        self.stderr = stderr
+        self.scene = scene
+        prefix = f"scene {scene}: " if scene is not None else ""
+        tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        super().__init__(f"{prefix}{message}" + (f" (ffmpeg: {tail})" if tail else ""))
