@@ -1,0 +1,121 @@
+"""User pictures: read any image Pillow understands and cover-crop it to the video frame as a PNG.
+
+Orientation follows the EXIF tag (as phones and viewers show the photo), transparency is flattened on black.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shortskit.errors import InputFileError
+
+__all__ = ["image_size", "prepare_image"]
+
+_ORIENTATION = 0x0112  # EXIF tag
+_SIDEWAYS = {5, 6, 7, 8}  # orientations that swap width and height
+
+# Errors Pillow raises for files it cannot decode: unknown format, truncated or corrupt data, absurd sizes.
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def _unreadable(src: Path, scene: int | None, err: BaseException) -> InputFileError:
+    detail = str(err).strip() or type(err).__name__
+    return InputFileError(f"cannot read {src} as an image ({detail})", provider="local", scene=scene, field="image")
+
+
+def _check_exists(src: Path, scene: int | None) -> None:
+    if not src.exists():
+        raise InputFileError(f"image file not found: {src}", provider="local", scene=scene, field="image")
+    if not src.is_file():
+        raise InputFileError(f"image path is not a file: {src}", provider="local", scene=scene, field="image")
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(_ORIENTATION, 1)
+        return int(value) if value in range(1, 9) else 1
+    except Exception:  # a broken EXIF block is not worth refusing the photo over
+        return 1
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        # convert("RGB") clips these to 0..255, which turns a 16-bit photo white: rescale instead
+        arr = np.asarray(im, dtype=np.float32)
+        peak = float(arr.max()) if arr.size else 0.0
+        if im.mode == "F":
+            scale = 255.0 if peak <= 1.0 else 1.0
+        else:
+            scale = 1 / 257 if (im.mode.startswith("I;16") or peak > 255) else 1.0
+        grey = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        flat.alpha_composite(rgba)
+        return flat.convert("RGB")
+    return im.convert("RGB")
+
+
+def _cover_box(size: tuple[int, int], width: int, height: int) -> tuple[float, float, float, float]:
+    """The centred region of ``size`` with the target's aspect ratio (CSS ``object-fit: cover``)."""
+    w, h = size
+    target = width / height
+    if w / h > target:  # too wide: trim the sides
+        crop_w = h * target
+        x0 = (w - crop_w) / 2
+        return (x0, 0.0, x0 + crop_w, float(h))
+    crop_h = w / target
+    y0 = (h - crop_h) / 2
+    return (0.0, y0, float(w), y0 + crop_h)
+
+
+def prepare_image(src: Path, out: Path, *, width: int, height: int, scene: int | None = None) -> Path:
+    """Write ``src`` into ``out`` as a ``width`` x ``height`` RGB PNG, centre-cropped to fill the frame.
+
+    Raises :class:`~shortskit.errors.InputFileError` (field "image") when the file is missing or is not a
+    readable image.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"target size must be positive, got {width}x{height}")
+    src, out = Path(src), Path(out)
+    _check_exists(src, scene)
+    try:
+        with Image.open(src) as im:
+            orientation = _orientation(im)
+            stored_w, stored_h = im.size
+            shown_w, shown_h = (stored_h, stored_w) if orientation in _SIDEWAYS else (stored_w, stored_h)
+            # big JPEGs can decode at 1/2..1/8 scale for free; ask only for what the crop still needs
+            need = max(width / shown_w, height / shown_h)
+            if need < 1:
+                im.draft(None, (math.ceil(stored_w * need), math.ceil(stored_h * need)))
+            im.load()  # decode now, so truncated data fails here and not half-way through a render
+            with contextlib.suppress(Exception):  # broken EXIF: keep the pixels as stored, not refuse the photo
+                im = ImageOps.exif_transpose(im)
+            rgb = _to_rgb(im)
+    except _DECODE_ERRORS as err:
+        raise _unreadable(src, scene, err) from err
+
+    box = _cover_box(rgb.size, width, height)
+    # reducing_gap shrinks huge photos with a cheap box filter first; Lanczos still does the final pass
+    frame = rgb.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.save(out, format="PNG", compress_level=3)
+    return out
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of the picture at ``path`` as it is shown, i.e. after its EXIF orientation."""
+    path = Path(path)
+    _check_exists(path, None)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            return (h, w) if _orientation(im) in _SIDEWAYS else (w, h)
+    except _DECODE_ERRORS as err:
+        raise _unreadable(path, None, err) from err

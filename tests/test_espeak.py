@@ -1,0 +1,223 @@
+"""Tests for the eSpeak NG voice: real synthesis (fast), WAV facts and word timings."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+from shortskit.errors import ConfigError, ProviderError
+from shortskit.providers.base import Speech, VoiceProvider
+from shortskit.providers.espeak import EspeakVoice, list_voices
+
+SR = 22050
+LONG = "Once upon a time, in a small village by the sea, there lived an old fisherman and his clever daughter."
+
+
+@pytest.fixture(autouse=True)
+def _needs_espeak() -> None:
+    # the voice is an optional extra; its module imports the loader lazily
+    pytest.importorskip("espeakng_loader")
+
+
+def speak(voice: EspeakVoice, text: str, out: Path, language: str = "en") -> Speech:
+    return asyncio.run(voice.synthesize(text, out, language=language))
+
+
+def read_wav(path: Path) -> tuple[int, int, int, array.array[int]]:
+    with wave.open(str(path), "rb") as wav:
+        channels, width, rate = (
+            wav.getnchannels(),
+            wav.getsampwidth(),
+            wav.getframerate(),
+        )
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return channels, width, rate, samples
+
+
+def rms(samples: array.array[int] | list[int]) -> float:
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) if len(samples) else 0.0
+
+
+def check_speech(speech: Speech, text: str) -> array.array[int]:
+    """The invariants every result must keep; returns the samples for further checks."""
+    assert speech.path.exists()
+    channels, width, rate, samples = read_wav(speech.path)
+    assert (channels, width, rate) == (1, 2, SR)
+    assert speech.sample_rate == SR
+    assert speech.duration > 0
+    assert speech.duration == pytest.approx(len(samples) / SR)
+    assert rms(samples) > 500, "audio is (nearly) silent"
+    assert speech.words is not None
+    assert [w.text for w in speech.words] == text.split()
+    starts = [w.start for w in speech.words]
+    assert starts == sorted(starts)
+    for word in speech.words:
+        assert 0.0 <= word.start <= word.end <= speech.duration + 1e-9
+    for word, following in zip(speech.words, speech.words[1:], strict=False):
+        assert word.end == following.start
+    return samples
+
+
+def test_protocol_and_settings() -> None:
+    voice = EspeakVoice(rate=160, pitch=40, speed=1.25)
+    assert isinstance(voice, VoiceProvider)
+    assert voice.name == "espeak"
+    assert voice.max_concurrency >= 1
+    assert voice.settings() == {"voice": None, "rate": 160, "pitch": 40, "speed": 1.25}
+    assert EspeakVoice(voice="en+f3").settings()["voice"] == "en+f3"
+
+
+def test_english(tmp_path: Path) -> None:
+    text = "Hello there, my friend. The weather is lovely today!"
+    speech = speak(EspeakVoice(), text, tmp_path / "en.wav", "en-US")
+    check_speech(speech, text)
+    assert speech.meta["voice"] == "en-us"
+
+
+def test_spanish_keeps_punctuation(tmp_path: Path) -> None:
+    text = "¿Dónde está el niño? ¡Aquí!"
+    speech = speak(EspeakVoice(), text, tmp_path / "es.wav", "es-MX")
+    check_speech(speech, text)
+    # eSpeak's Latin American Spanish voice lists es-mx among its languages
+    assert speech.meta["voice"] == "es-419"
+    assert speech.words is not None
+    assert speech.words[-1].text == "¡Aquí!"
+
+
+def test_emoji_numbers_and_dashes(tmp_path: Path) -> None:
+    text = "— Dr. Smith paid $1,500.75 — really? 😀 Yes, señor. Niño ok"
+    speech = speak(EspeakVoice(), text, tmp_path / "mix.wav", "en")
+    check_speech(speech, text)
+    assert speech.words is not None
+    by_text = [w.text for w in speech.words]
+    money = speech.words[by_text.index("$1,500.75")]
+    really = speech.words[by_text.index("really?")]
+    # the amount is spoken as several words, all inside one token: it takes a while
+    assert money.end - money.start > 0.8
+    assert really.start > money.start
+
+
+def test_long_sentence_timings_follow_the_audio(tmp_path: Path) -> None:
+    speech = speak(EspeakVoice(), LONG, tmp_path / "long.wav")
+    samples = check_speech(speech, LONG)
+    assert speech.words is not None
+    assert speech.words[-1].start > 1.0
+    window = int(0.15 * SR)
+    for word in speech.words:
+        begin = int(word.start * SR)
+        assert rms(samples[begin : begin + window]) > 300, f"no sound after {word.text!r}"
+    # the last word ends where the speech does, not in the trailing silence
+    tail = samples[int(speech.words[-1].end * SR) :]
+    assert rms(tail) < 300
+
+
+def test_rate_changes_duration(tmp_path: Path) -> None:
+    fast = speak(EspeakVoice(rate=300), LONG, tmp_path / "fast.wav")
+    slow = speak(EspeakVoice(rate=120), LONG, tmp_path / "slow.wav")
+    assert fast.duration < slow.duration * 0.6
+    faster = speak(EspeakVoice(rate=300, speed=2.0), LONG, tmp_path / "faster.wav")
+    assert faster.duration < fast.duration
+
+
+def test_explicit_voice_and_language_fallbacks(tmp_path: Path) -> None:
+    speech = speak(EspeakVoice(voice="en+f3"), "Good morning.", tmp_path / "f3.wav", "fr")
+    check_speech(speech, "Good morning.")
+    assert speech.meta["voice"] == "en+f3"
+    expected = {
+        "pt-BR": "pt-br",
+        "es-MX": "es-419",
+        "zh-CN": "cmn",
+        "de-DE": "de",
+        "no": "nb",
+    }
+    for language, voice in expected.items():
+        spoken = speak(EspeakVoice(), "Hola.", tmp_path / f"{language}.wav", language)
+        assert spoken.meta["voice"] == voice, language
+    # a language a voice lists works as voice= too, and keeps its variant
+    mexican = speak(EspeakVoice(voice="es-mx+f3"), "Hola.", tmp_path / "mx.wav", "en")
+    assert mexican.meta["voice"] == "es-419+f3"
+
+
+def test_unknown_language_is_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="xx-zz"):
+        speak(EspeakVoice(), "Hello.", tmp_path / "x.wav", "xx-zz")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_unknown_voice_is_config_error() -> None:
+    with pytest.raises(ConfigError, match="no-such-voice"):
+        EspeakVoice(voice="no-such-voice")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"rate": 79},
+        {"rate": 451},
+        {"pitch": -1},
+        {"pitch": 100},
+        {"speed": 0.4},
+        {"speed": 2.5},
+    ],
+)
+def test_bad_options_are_config_errors(options: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        EspeakVoice(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+def test_empty_text_is_provider_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ProviderError) as info:
+        speak(EspeakVoice(), text, tmp_path / "empty.wav")
+    assert info.value.provider == "espeak"
+    assert info.value.field == "text"
+
+
+def test_concurrent_calls_are_serialized(tmp_path: Path) -> None:
+    texts = [
+        "One small step.",
+        "¿Qué tal, señor? Muy bien.",
+        "The third voice-over is a little longer than the others.",
+        "Four.",
+    ]
+    languages = ["en", "es", "en-GB", "en"]
+    voices = [
+        EspeakVoice(),
+        EspeakVoice(),
+        EspeakVoice(rate=250),
+        EspeakVoice(pitch=80),
+    ]
+
+    async def run_all() -> list[Speech]:
+        jobs = [
+            voice.synthesize(text, tmp_path / f"c{i}.wav", language=language)
+            for i, (voice, text, language) in enumerate(zip(voices, texts, languages, strict=True))
+        ]
+        return list(await asyncio.gather(*jobs))
+
+    results = asyncio.run(run_all())
+    for i, (speech, text) in enumerate(zip(results, texts, strict=True)):
+        assert speech.path == tmp_path / f"c{i}.wav"
+        check_speech(speech, text)
+    # each file holds its own text, not a neighbour's. eSpeak keeps a little waveform state between
+    # calls, so a repeat is not byte-identical: compare length and timings instead
+    alone = speak(voices[2], texts[2], tmp_path / "alone.wav", languages[2])
+    assert alone.duration == pytest.approx(results[2].duration, rel=0.02)
+    assert results[2].words is not None
+    assert alone.words is not None
+    for mixed, single in zip(results[2].words, alone.words, strict=True):
+        assert mixed.start == pytest.approx(single.start, abs=0.03)
+
+
+def test_list_voices() -> None:
+    voices = list_voices()
+    assert {"en", "en-us", "es", "pt-br", "cmn"} <= set(voices)
+    assert voices == sorted(voices)
