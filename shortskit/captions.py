@@ -1,0 +1,193 @@
+"""Captions: word timings -> caption groups -> a styled ASS file (burned in) and SRT (for upload).
+
+Groups hold a few words (``max_words``, ``max_chars``) and never run across a sentence end or a long
+pause. In the ASS file each group is written once per word so the word being spoken can be coloured
+(the active-word highlight). Emoji are dropped from burned-in captions (the shipped font has none and a
+fresh machine may have no emoji font); the SRT keeps the text exactly as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pysubs2
+
+from shortskit.providers.base import Word
+from shortskit.story import CaptionStyle
+from shortskit.text import strip_emoji
+
+__all__ = [
+    "FONT_DIR",
+    "FONT_FILE",
+    "CaptionGroup",
+    "group_words",
+    "shift_groups",
+    "write_ass",
+    "write_srt",
+]
+
+FONT_DIR = Path(__file__).parent / "assets" / "fonts"
+FONT_FILE = FONT_DIR / "LeagueSpartan-Bold.otf"
+
+_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
+_CLAUSE_END = (",", ";", ":")
+
+
+@dataclass(frozen=True)
+class CaptionGroup:
+    """Words shown together, and when."""
+
+    words: tuple[Word, ...]
+    start: float  # seconds
+    end: float  # seconds
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def group_words(
+    words: Sequence[Word],
+    *,
+    max_words: int = 3,
+    max_chars: int = 18,
+    max_gap: float = 0.6,
+    linger: float = 0.35,
+) -> list[CaptionGroup]:
+    """Group timed words into captions.
+
+    A group closes at ``max_words``, before it would pass ``max_chars``, after a word ending a sentence,
+    after a clause mark once it has two words, or before a silence longer than ``max_gap`` seconds. Each
+    group stays up until the next starts, or ``linger`` seconds past its last word if a pause follows.
+    """
+    groups: list[list[Word]] = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        if current:
+            chars = sum(len(w.text) + 1 for w in current) + len(word.text)
+            gap = word.start - current[-1].end
+            if len(current) >= max_words or chars > max_chars or gap > max_gap:
+                groups.append(current)
+                current = []
+        current.append(word)
+        last = i == len(words) - 1
+        if not last and (word.text.endswith(_SENTENCE_END) or (len(current) >= 2 and word.text.endswith(_CLAUSE_END))):
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+
+    out: list[CaptionGroup] = []
+    for i, g in enumerate(groups):
+        start = g[0].start
+        end = g[-1].end + linger
+        if i + 1 < len(groups):
+            nxt = groups[i + 1][0].start
+            end = nxt if nxt - g[-1].end <= max_gap else min(end, nxt)
+        out.append(CaptionGroup(tuple(g), start, max(end, start + 0.05)))
+    return out
+
+
+def shift_groups(groups: Iterable[CaptionGroup], offset: float) -> list[CaptionGroup]:
+    """The same groups, ``offset`` seconds later (to place one scene's captions in the whole short)."""
+    return [
+        CaptionGroup(
+            tuple(Word(w.text, w.start + offset, w.end + offset) for w in g.words),
+            g.start + offset,
+            g.end + offset,
+        )
+        for g in groups
+    ]
+
+
+def _color(hex_color: str) -> pysubs2.Color:
+    h = hex_color.lstrip("#")
+    r, g, b = int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    alpha = int(h[6:8], 16) if len(h) == 8 else 255
+    return pysubs2.Color(r, g, b, 255 - alpha)  # ASS stores transparency, not opacity
+
+
+def _ass_color(hex_color: str) -> str:
+    c = _color(hex_color)
+    return f"&H{c.b:02X}{c.g:02X}{c.r:02X}&"
+
+
+def _display(text: str, style: CaptionStyle) -> str:
+    text = strip_emoji(text)
+    # ASS has no escape for override braces or backslashes; swap them for look-alikes.
+    text = text.replace("\\", "/").replace("{", "(").replace("}", ")")
+    return text.upper() if style.uppercase else text
+
+
+def _ass_style(style: CaptionStyle, width: int) -> pysubs2.SSAStyle:
+    k = width / 1080  # sizes are given for a 1080-wide frame
+    alignment = {
+        "bottom": pysubs2.Alignment.BOTTOM_CENTER,
+        "center": pysubs2.Alignment.MIDDLE_CENTER,
+        "top": pysubs2.Alignment.TOP_CENTER,
+    }[style.position]
+    return pysubs2.SSAStyle(
+        fontname=style.font,
+        fontsize=style.size * k,
+        primarycolor=_color(style.color),
+        secondarycolor=_color(style.color),
+        outlinecolor=_color(style.stroke_color),
+        backcolor=_color(style.shadow_color),
+        bold=style.bold,
+        outline=style.stroke * k,
+        shadow=style.shadow * k,
+        alignment=alignment,
+        marginl=round(80 * k),
+        marginr=round(80 * k),
+        marginv=round(style.margin * k),
+    )
+
+
+def write_ass(
+    groups: Sequence[CaptionGroup],
+    path: str | Path,
+    style: CaptionStyle,
+    *,
+    width: int = 1080,
+    height: int = 1920,
+) -> Path:
+    """Write ``groups`` as an ASS file for a ``width`` x ``height`` video, one event per spoken word."""
+    subs = pysubs2.SSAFile()
+    subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0"})
+    subs.info["Title"] = "shortskit captions"
+    subs.styles = {"Default": _ass_style(style, width)}
+    hi = _ass_color(style.highlight_color)
+    pop = r"\fscx110\fscy110" if style.pop else ""
+    for g in groups:
+        shown = [_display(w.text, style) for w in g.words]
+        if not any(shown):
+            continue
+        if not style.highlight:
+            subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=" ".join(t for t in shown if t)))
+            continue
+        for i, w in enumerate(g.words):
+            start = g.start if i == 0 else w.start
+            end = g.words[i + 1].start if i + 1 < len(g.words) else g.end
+            if end <= start:
+                continue
+            parts = [(f"{{\\c{hi}{pop}}}{t}{{\\r}}" if j == i else t) for j, t in enumerate(shown) if t]
+            subs.append(pysubs2.SSAEvent(start=_ms(start), end=_ms(end), text=" ".join(parts)))
+    path = Path(path)
+    subs.save(str(path), format_="ass", encoding="utf-8")
+    return path
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def write_srt(groups: Sequence[CaptionGroup], path: str | Path) -> Path:
+    """Write ``groups`` as SubRip (text exactly as written, emoji included) for upload to a platform."""
+    subs = pysubs2.SSAFile()
+    for g in groups:
+        subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=g.text))
+    path = Path(path)
+    subs.save(str(path), format_="srt", encoding="utf-8")
+    return path

@@ -1,0 +1,172 @@
+"""The ``shortskit`` command: a thin typer app over the public API (gathers arguments, shows progress).
+
+Exit codes: 0 done, 1 some work failed, 2 bad input or configuration. Errors print one line on stderr;
+``--debug`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from shortskit._version import __version__
+from shortskit.errors import ShortskitError
+
+app = typer.Typer(
+    name="shortskit",
+    help="Turn a story (JSON/YAML) into a captioned 1080x1920 short video.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+class Quality(str, Enum):
+    draft = "draft"
+    preview = "preview"
+    production = "production"
+
+
+class Engine(str, Enum):
+    ffmpeg = "ffmpeg"
+    moviepy = "moviepy"
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    if isinstance(exc, ShortskitError):
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        typer.echo("interrupted; finished work is kept in the workspace, a re-run resumes", err=True)
+        raise typer.Exit(130)
+    typer.echo(f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)", err=True)
+    raise typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"shortskit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _progress(total: int) -> tuple[Any, Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="step", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+    def hook(event: Any) -> None:
+        if event.state in ("done", "cached"):
+            where = f"scene {event.scene}" if event.scene else "final"
+            bar.set_postfix_str(f"{where} {event.stage}{' (cached)' if event.state == 'cached' else ''}")
+            bar.update(1)
+
+    return bar, hook
+
+
+@app.command()
+def render(
+    story: Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="The MP4 to write.")] = None,
+    voice: Annotated[str | None, typer.Option("--voice", help="Voice provider name (overrides the story).")] = None,
+    images: Annotated[str | None, typer.Option("--images", help="Image provider name (overrides the story).")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", help="Cache folder [default: $SHORTSKIT_WORKSPACE or ~/.cache/shortskit]."),
+    ] = None,
+    music: Annotated[Path | None, typer.Option("--music", help="Background music file.")] = None,
+    no_music: Annotated[bool, typer.Option("--no-music", help="No background music.")] = False,
+    quality: Annotated[Quality | None, typer.Option("--quality", help="Encoder preset [default: story's].")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="Render engine.")] = Engine.ffmpeg,
+    force: Annotated[bool, typer.Option("--force", help="Remake everything, ignoring the cache.")] = False,
+) -> None:
+    """Render STORY into a vertical short (plus OUT.srt and OUT.json beside it)."""
+    from shortskit.pipeline import render_sync
+    from shortskit.story import load_story
+
+    try:
+        if music is not None and no_music:
+            raise typer.BadParameter("use --music FILE or --no-music, not both")
+        s = load_story(story)
+        out = output or Path(story.with_suffix(".mp4").name)
+        bar, hook = _progress(4 * len(s.scenes) + 1)
+        try:
+            result = render_sync(
+                s,
+                out,
+                workspace=workspace,
+                voice=voice,
+                images=images,
+                music=False if no_music else music,
+                quality=quality.value if quality else None,
+                engine=engine.value,
+                force=force,
+                on_progress=hook,
+            )
+        finally:
+            bar.close()
+    except typer.BadParameter:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, typer.Exit):
+            raise
+        _fail(exc)
+    made = ", ".join(f"{v} {k}" for k, v in result.made.items() if v) or "nothing new"
+    typer.echo(f"wrote {result.video} ({result.duration:.1f} s, {len(result.scenes)} scenes; made {made})")
+
+
+@app.command()
+def validate(
+    story: Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")],
+) -> None:
+    """Check STORY (schema, providers, local files) without rendering."""
+    from shortskit.pipeline import check_story
+    from shortskit.story import load_story
+
+    try:
+        s = load_story(story)
+        check_story(s, deep=True)
+    except BaseException as exc:
+        _fail(exc)
+    words = sum(len(sc.text.split()) for sc in s.scenes)
+    typer.echo(f"{story.name}: ok ({len(s.scenes)} scenes, {words} words, language {s.language})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a story file."""
+    from shortskit.story import story_schema
+
+    typer.echo(json.dumps(story_schema(), indent=2, ensure_ascii=False))
+
+
+def main() -> None:
+    """Entry point of the ``shortskit`` command."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The one edge where shortskit calls ffmpeg: argv lists in, our errors out (with ffmpeg's own stderr).
+
+The binary is the static build that ``imageio-ffmpeg`` ships (libx264, libass, zoompan, sidechaincompress,
+h264_nvenc), so no system ffmpeg is needed; ``IMAGEIO_FFMPEG_EXE`` points elsewhere if you must. No ffprobe
+is shipped, so :func:`probe` reads what ``ffmpeg -i`` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from shortskit.errors import ConfigError, RenderError
+
+__all__ = [
+    "MediaInfo",
+    "decode_audio",
+    "ffmpeg_exe",
+    "filter_escape",
+    "frame_at",
+    "nvenc_available",
+    "probe",
+    "run",
+    "run_async",
+]
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary (imageio-ffmpeg's static build)."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a core dependency
+        raise ConfigError("imageio-ffmpeg is not installed: pip install imageio-ffmpeg") from exc
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise ConfigError(f"no ffmpeg binary found ({exc})") from None
+
+
+def _argv(args: Sequence[str | Path]) -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *map(str, args)]
+
+
+def _fail(what: str, code: int, stderr: str, scene: int | None) -> RenderError:
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    return RenderError(f"{what} failed (ffmpeg exit {code})", stderr="\n".join(lines[-20:]), scene=scene)
+
+
+def run(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None) -> str:
+    """Run ffmpeg with ``args`` (after the binary); return its stderr, raise :class:`RenderError` on failure."""
+    proc = subprocess.run(_argv(args), capture_output=True, check=False)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise _fail(what, proc.returncode, stderr, scene)
+    return stderr
+
+
+async def run_async(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None) -> str:
+    """:func:`run` without blocking the event loop; cancelling it kills ffmpeg."""
+    proc = await asyncio.create_subprocess_exec(
+        *_argv(args), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        _, err = await proc.communicate()
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    stderr = err.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise _fail(what, proc.returncode or -1, stderr, scene)
+    return stderr
+
+
+def filter_escape(value: str | Path) -> str:
+    """Escape a value (a path) for use as a filter option inside an ffmpeg filtergraph string."""
+    v = str(value).replace("\\", "/")
+    v = v.replace("'", r"\'").replace(":", r"\:")  # level 1: the option value
+    for ch in "\\'[],;":  # level 2: the filtergraph
+        v = v.replace(ch, "\\" + ch)
+    return v
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffmpeg says about a media file."""
+
+    duration: float | None  # seconds (container)
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+_DUR = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VID = re.compile(r"Stream #\S+.*?: Video: (\w+)[^,\n]*(?:\([^)]*\))?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)")
+_FPS = re.compile(r"([\d.]+) fps")
+_AUD = re.compile(r"Stream #\S+.*?: Audio: (\w+)[^,\n]*, (\d+) Hz, ([^,\n]+)")
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Streams and duration of a media file, read from ``ffmpeg -i`` (no ffprobe needed)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    proc = subprocess.run(_argv(["-i", path]), capture_output=True, check=False)
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Invalid data found" in text or ("Stream #" not in text):
+        raise RenderError(f"{path.name} is not a media file ffmpeg can read", stderr=text)
+    duration = None
+    if m := _DUR.search(text):
+        h, mi, s = m.groups()
+        duration = int(h) * 3600 + int(mi) * 60 + float(s)
+    info: dict[str, object] = {"duration": duration}
+    for line in text.splitlines():
+        if "Video:" in line and "video_codec" not in info:
+            if m := _VID.search(line):
+                info.update(video_codec=m.group(1), pix_fmt=m.group(2), width=int(m.group(3)), height=int(m.group(4)))
+            if f := _FPS.search(line):
+                info["fps"] = float(f.group(1))
+        elif "Audio:" in line and "audio_codec" not in info and (m := _AUD.search(line)):
+            layout = m.group(3).strip()
+            channels = {"mono": 1, "stereo": 2}.get(layout.split("(")[0].strip())
+            if channels is None and (c := re.match(r"(\d+) channels", layout)):
+                channels = int(c.group(1))
+            info.update(audio_codec=m.group(1), sample_rate=int(m.group(2)), channels=channels)
+    return MediaInfo(**info)  # type: ignore[arg-type]
+
+
+def decode_audio(
+    path: str | Path, *, sample_rate: int = 16000, start: float = 0.0, duration: float | None = None
+) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] of a file's first audio stream, resampled to ``sample_rate``."""
+    args: list[str | Path] = ["-ss", f"{start:.3f}", "-i", path]
+    if duration is not None:
+        args += ["-t", f"{duration:.3f}"]
+    args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-"]
+    proc = subprocess.run(_argv(["-loglevel", "error", *args]), capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise _fail("decoding audio", proc.returncode, proc.stderr.decode("utf-8", "replace"), None)
+    return np.frombuffer(proc.stdout, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def frame_at(path: str | Path, t: float):  # -> PIL.Image.Image
+    """The video frame shown at ``t`` seconds, as a Pillow RGB image."""
+    from PIL import Image
+
+    proc = subprocess.run(
+        _argv(
+            [
+                "-loglevel",
+                "error",
+                "-ss",
+                f"{t:.3f}",
+                "-i",
+                path,
+                "-frames:v",
+                "1",
+                "-f",
+                "image2pipe",
+                "-c:v",
+                "png",
+                "-",
+            ]
+        ),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout:
+        raise _fail(f"reading a frame at {t:.2f}s", proc.returncode, proc.stderr.decode("utf-8", "replace"), None)
+    return Image.open(io.BytesIO(proc.stdout)).convert("RGB")
+
+
+@lru_cache(maxsize=1)
+def nvenc_available() -> bool:
+    """True when ``h264_nvenc`` can really encode here (an NVIDIA GPU and driver are present)."""
+    try:
+        proc = subprocess.run(
+            _argv(
+                [
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "color=s=256x256:d=0.1",
+                    "-c:v",
+                    "h264_nvenc",
+                    "-f",
+                    "null",
+                    "-",
+                ]
+            ),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0

@@ -1,0 +1,542 @@
+"""The pipeline: story -> per scene (image || voice) -> captions -> clip -> final short, cached and concurrent.
+
+Every scene starts at once; a scene's picture and voice are made at the same time, its clip renders as soon
+as both are ready, and the merge runs once every clip is. Each provider's own concurrency limit holds.
+Everything made lands in the workspace under a content hash, so a re-run redoes only what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shortskit import ffmpeg
+from shortskit.captions import FONT_DIR, CaptionGroup, group_words, shift_groups, write_ass, write_srt
+from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
+from shortskit.providers import create_image, create_voice, image_names, voice_names
+from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.render import ClipSpec, MusicMix, merge_clips, motion_for, render_clip, resolve_encoder
+from shortskit.story import Story
+from shortskit.text import split_sentences
+from shortskit.workspace import Workspace, atomic_path, default_workspace, file_digest, hash_key
+
+__all__ = [
+    "Event",
+    "RenderResult",
+    "SceneFailures",
+    "SceneResult",
+    "check_story",
+    "render",
+    "render_sync",
+]
+
+log = logging.getLogger("shortskit")
+
+# Bump when the clip or merge commands change what they produce (invalidates cached clips/finals).
+RENDER_VERSION = "1"
+
+Stage = Literal["image", "voice", "captions", "clip", "merge"]
+State = Literal["started", "cached", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress report: what stage of which scene changed state."""
+
+    stage: Stage
+    state: State
+    scene: int | None = None  # 1-based; None for the merge
+    path: Path | None = None  # the artefact, once there
+    error: BaseException | None = None  # set when state == "failed"
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What one scene became."""
+
+    index: int  # 1-based
+    image: Path
+    voice: Path
+    clip: Path
+    start: float  # seconds into the short
+    duration: float  # seconds (voice + pause, whole frames)
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The finished short and what sits beside it."""
+
+    video: Path
+    srt: Path
+    metadata: Path
+    duration: float
+    scenes: tuple[SceneResult, ...]
+    made: dict[str, int] = field(default_factory=dict)  # artefacts made (not reused) per stage
+
+
+class SceneFailures(ShortskitError):
+    """Some scenes failed; the others' finished work stays in the workspace for the next run."""
+
+    def __init__(self, errors: Sequence[ShortskitError]) -> None:
+        self.errors = list(errors)
+        self.exit_code = 2 if all(getattr(e, "exit_code", 1) == 2 for e in errors) else 1
+        if len(errors) == 1:
+            msg = str(errors[0])
+        else:
+            msg = f"{len(errors)} scenes failed: " + "; ".join(str(e) for e in errors)
+        super().__init__(msg)
+
+
+ProgressHook = Callable[[Event], Any]
+
+
+# -- checks ----------------------------------------------------------------------------------------------
+
+
+def _provider(kind: str, story: Story, override: str | None) -> Any:
+    settings = story.voice if kind == "voice" else story.images
+    name = override or settings.provider
+    # A provider chosen on the command line does not get options meant for the story's provider.
+    options = settings.provider_options() if name == settings.provider else {}
+    names = voice_names() if kind == "voice" else image_names()
+    fieldname = f"{'voice' if kind == 'voice' else 'images'}.provider"
+    if name not in names:
+        raise StoryError(
+            f"unknown {kind} provider {name!r}; valid names: {', '.join(names)}", file=story.source, field=fieldname
+        )
+    try:
+        return (create_voice if kind == "voice" else create_image)(name, **options)
+    except ConfigError as exc:
+        raise StoryError(str(exc), file=story.source, field=fieldname.split(".")[0]) from None
+
+
+def check_story(story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True) -> None:
+    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``)."""
+    _checked_providers(story, voice=voice, images=images, deep=deep)
+
+
+def _checked_providers(
+    story: Story, *, voice: str | None, images: str | None, deep: bool
+) -> tuple[VoiceProvider, ImageProvider]:
+    speaker = _provider("voice", story, voice)
+    painter = _provider("image", story, images)
+    if hasattr(speaker, "check_language"):
+        try:
+            speaker.check_language(story.language)
+        except ConfigError as exc:
+            raise StoryError(str(exc), file=story.source, field="language") from None
+    for i, scene in enumerate(story.scenes, start=1):
+        if scene.image is None:
+            continue
+        path = story.resolve(scene.image)
+        if not path.is_file():
+            raise StoryError(f"image file not found: {path}", file=story.source, scene=i, field="image")
+        if deep:
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(path) as im:
+                    im.load()
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise StoryError(
+                    f"cannot read {path.name} as an image ({exc.__class__.__name__})",
+                    file=story.source,
+                    scene=i,
+                    field="image",
+                ) from None
+    for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
+        if rel is not None and not story.resolve(rel).is_file():
+            raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
+    return speaker, painter
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+def _estimate_words(text: str, duration: float) -> tuple[Word, ...]:
+    """Word timings for audio that came without them: spread by character count (a rough fallback)."""
+    tokens = text.split()
+    weights = [max(len(t.strip(".,;:!?¿¡\"'")), 1) + 1 for t in tokens]
+    total = sum(weights) or 1
+    t, words = 0.0, []
+    for tok, w in zip(tokens, weights, strict=True):
+        span = duration * w / total
+        words.append(Word(tok, t, t + span))
+        t += span
+    return tuple(words)
+
+
+class _Run:
+    """State of one render: providers, limits, workspace, counters."""
+
+    def __init__(
+        self,
+        story: Story,
+        ws: Workspace,
+        *,
+        voice: VoiceProvider,
+        images: ImageProvider,
+        quality: str,
+        encoder: str,
+        engine: str,
+        force: bool,
+        hook: ProgressHook | None,
+        render_jobs: int,
+        scene_effects: dict[int, Sequence[Any]],
+    ) -> None:
+        self.story, self.ws = story, ws
+        self.voice, self.images = voice, images
+        self.quality, self.encoder, self.engine = quality, encoder, engine
+        self.force, self.hook = force, hook
+        self.voice_limit = asyncio.Semaphore(max(1, int(getattr(voice, "max_concurrency", 1))))
+        self.image_limit = asyncio.Semaphore(max(1, int(getattr(images, "max_concurrency", 1))))
+        self.render_limit = asyncio.Semaphore(render_jobs)
+        self.scene_effects = scene_effects
+        self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "merge": 0}
+
+    def emit(self, stage: Stage, state: State, scene: int | None = None, **kw: Any) -> None:
+        if state in ("cached", "done"):
+            log.debug("scene %s %s: %s", scene, stage, "reused" if state == "cached" else "made")
+        if self.hook is not None:
+            self.hook(Event(stage, state, scene, **kw))
+
+    def _reuse(self, path: Path, stage: Stage, scene: int | None) -> bool:
+        if path.exists() and not self.force:
+            self.emit(stage, "cached", scene, path=path)
+            return True
+        self.emit(stage, "started", scene)
+        return False
+
+    # image -------------------------------------------------------------------------------------------
+    async def image(self, i: int) -> tuple[Path, str]:
+        scene, n = self.story.scenes[i], i + 1
+        st = self.story.images
+        if scene.image is not None:
+            src = self.story.resolve(scene.image)
+            if not src.is_file():
+                raise InputFileError(f"image file not found: {src}", provider="local", scene=n, field="image")
+            key = hash_key("local-image", file_digest(src), self.story.output.width, self.story.output.height)
+            out = self.ws.path("images", key, ".png")
+            if self._reuse(out, "image", n):
+                return out, key
+            from shortskit.images import prepare_image
+
+            with atomic_path(out) as tmp:
+                await asyncio.to_thread(
+                    prepare_image, src, tmp, width=self.story.output.width, height=self.story.output.height, scene=n
+                )
+        else:
+            p = self.images
+            key = hash_key("image", p.name, p.version, p.settings(), scene.image_prompt, st.width, st.height, st.seed)
+            out = self.ws.path("images", key, ".png")
+            if self._reuse(out, "image", n):
+                return out, key
+            async with self.image_limit:
+                try:
+                    with atomic_path(out) as tmp:
+                        await p.generate(scene.image_prompt or "", tmp, width=st.width, height=st.height, seed=st.seed)
+                except ProviderError as exc:
+                    raise exc.for_scene(n) from None
+        self.made["image"] += 1
+        self.emit("image", "done", n, path=out)
+        return out, key
+
+    # voice -------------------------------------------------------------------------------------------
+    async def speech(self, i: int) -> tuple[Speech, str]:
+        scene, n = self.story.scenes[i], i + 1
+        p = self.voice
+        key = hash_key("voice", p.name, p.version, p.settings(), scene.text, self.story.language)
+        wav, meta = self.ws.path("voices", key, ".wav"), self.ws.path("voices", key, ".json")
+        data = None if self.force else self.ws.read_json(meta)
+        if data is not None and wav.exists():
+            self.emit("voice", "cached", n, path=wav)
+            words = tuple(Word(**w) for w in data["words"])
+            return Speech(wav, data["duration"], data["sample_rate"], words, data.get("meta", {})), key
+        self.emit("voice", "started", n)
+        async with self.voice_limit:
+            try:
+                with atomic_path(wav) as tmp:
+                    speech = await p.synthesize(scene.text, tmp, language=self.story.language)
+            except ProviderError as exc:
+                raise exc.for_scene(n) from None
+        words = speech.words
+        if words is None:
+            log.warning("scene %d: %s gave no word timings; captions use an estimate", n, p.name)
+            words = _estimate_words(scene.text, speech.duration)
+        speech = Speech(wav, speech.duration, speech.sample_rate, tuple(words), speech.meta)
+        self.ws.write_json(
+            meta,
+            {
+                "duration": speech.duration,
+                "sample_rate": speech.sample_rate,
+                "words": [w.__dict__ for w in words],
+                "meta": speech.meta,
+            },
+        )
+        self.made["voice"] += 1
+        self.emit("voice", "done", n, path=wav)
+        return speech, key
+
+    # captions + clip ---------------------------------------------------------------------------------
+    def groups(self, words: Sequence[Word]) -> list[CaptionGroup]:
+        c = self.story.captions
+        return group_words(words, max_words=c.max_words, max_chars=c.max_chars)
+
+    async def captions(self, n: int, words: Sequence[Word]) -> tuple[Path | None, str]:
+        c, o = self.story.captions, self.story.output
+        if not c.enabled:
+            return None, "none"
+        key = hash_key("captions", [w.__dict__ for w in words], c.model_dump(), o.width, o.height)
+        out = self.ws.path("captions", key, ".ass")
+        if self._reuse(out, "captions", n):
+            return out, key
+        with atomic_path(out) as tmp:
+            write_ass(self.groups(words), tmp, c, width=o.width, height=o.height)
+        self.made["captions"] += 1
+        self.emit("captions", "done", n, path=out)
+        return out, key
+
+    def fonts_dir(self) -> Path:
+        if self.story.captions.font_file:
+            return self.story.resolve(self.story.captions.font_file).parent
+        return FONT_DIR
+
+    async def scene(self, i: int) -> tuple[SceneResult, str, str]:
+        n, o = i + 1, self.story.output
+        (image, image_key), (speech, voice_key) = await asyncio.gather(self.image(i), self.speech(i))
+        ass, captions_key = await self.captions(n, speech.words or ())
+        duration = speech.duration + self.story.scene_pause(i)
+        motion = motion_for(i, self.story.scenes[i].motion or o.motion)
+        spec = ClipSpec(
+            image=image,
+            voice=speech.path,
+            duration=duration,
+            captions=ass,
+            width=o.width,
+            height=o.height,
+            fps=o.fps,
+            motion=motion,
+            zoom=o.zoom,
+            quality=self.quality,
+            encoder=self.encoder,
+            fonts_dir=self.fonts_dir(),
+        )
+        effects = self.scene_effects.get(n, ())
+        key = hash_key(
+            "clip", RENDER_VERSION, self.engine, image_key, voice_key, captions_key, spec.frames, o.fps,
+            o.width, o.height, motion, o.zoom, self.quality, self.encoder, str(spec.fonts_dir),
+        )  # fmt: skip
+        out = self.ws.path("clips", key, ".mp4")
+        if effects or not self._reuse(out, "clip", n):
+            if effects:
+                self.emit("clip", "started", n)
+            async with self.render_limit:
+                with atomic_path(out) as tmp:
+                    if self.engine == "moviepy":
+                        from shortskit.moviepy_engine import render_clip_moviepy
+
+                        await render_clip_moviepy(spec, tmp, scene=n, effects=effects, style=self.story.captions,
+                                                  groups=self.groups(speech.words or ()))  # fmt: skip
+                    else:
+                        await render_clip(spec, tmp, scene=n)
+            self.made["clip"] += 1
+            self.emit("clip", "done", n, path=out)
+        result = SceneResult(n, image, speech.path, out, 0.0, spec.exact_duration, tuple(speech.words or ()))
+        return result, key, voice_key
+
+
+async def _music(story: Story, ws: Workspace, music: str | Path | bool | None, total: float) -> MusicMix | None:
+    m = story.music
+    if music is False or (music is None and not m.enabled):
+        return None
+    if isinstance(music, (str, Path)):
+        path = Path(music).expanduser()
+        fieldname = "--music"
+    elif m.file is not None:
+        path, fieldname = story.resolve(m.file), "music.file"
+    else:
+        from shortskit.music import make_music_bed
+
+        length = 8 * (int(total // 8) + 1)  # whole 8 s steps, so similar stories share one bed
+        out = ws.path("music", hash_key("music-bed", m.mood, length, 1), ".wav")
+        if not out.exists():
+            with atomic_path(out) as tmp:
+                await asyncio.to_thread(make_music_bed, tmp, duration=float(length), mood=m.mood)
+        return MusicMix(out, volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
+    if not path.is_file():
+        raise StoryError(f"music file not found: {path}", file=story.source, field=fieldname)
+    try:
+        info = await asyncio.to_thread(ffmpeg.probe, path)
+    except ShortskitError:
+        info = None
+    if info is None or not info.has_audio:
+        raise StoryError(f"cannot read {path.name} as audio", file=story.source, field=fieldname)
+    return MusicMix(path, volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
+
+
+def _metadata(story: Story, scenes: Sequence[SceneResult], duration: float) -> dict[str, Any]:
+    text = " ".join(s.text for s in story.scenes)
+    description = story.description
+    if not description:
+        description = ""
+        for sentence in split_sentences(text, story.language):
+            if len(description) + len(sentence) > 300:
+                break
+            description = f"{description} {sentence}".strip()
+    tags = [t if t.startswith("#") else f"#{t}" for t in story.hashtags]
+    if "#shorts" not in {t.lower() for t in tags}:
+        tags.append("#shorts")
+    return {
+        "title": story.title[:100],
+        "description": description,
+        "hashtags": tags,
+        "language": story.language,
+        "duration": round(duration, 3),
+        "scenes": [
+            {
+                "index": s.index,
+                "start": round(s.start, 3),
+                "end": round(s.start + s.duration, 3),
+                "text": story.scenes[s.index - 1].text,
+            }
+            for s in scenes
+        ],
+    }
+
+
+def _sidecar(out: Path, suffix: str) -> Path:
+    return out.with_suffix(suffix)
+
+
+async def render(
+    story: Story,
+    out: str | Path,
+    *,
+    workspace: str | Path | None = None,
+    voice: str | None = None,
+    images: str | None = None,
+    music: str | Path | bool | None = None,
+    quality: str | None = None,
+    engine: Literal["ffmpeg", "moviepy"] = "ffmpeg",
+    encoder: str | None = None,
+    force: bool = False,
+    on_progress: ProgressHook | None = None,
+    render_jobs: int | None = None,
+    scene_effects: dict[int, Sequence[Any]] | None = None,
+) -> RenderResult:
+    """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
+
+    ``voice`` / ``images`` override the story's provider names; ``music`` is a file, ``False`` for none, or
+    None for the story's setting (a generated bed by default); ``quality`` overrides ``output.quality``.
+    ``scene_effects`` maps a 1-based scene number to moviepy effects (``engine="moviepy"`` only).
+    Nothing is written to ``out`` unless the whole short is made.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise ConfigError(f"output must be an .mp4 file (got {out.name})")
+    if engine not in ("ffmpeg", "moviepy"):
+        raise ConfigError(f"unknown engine {engine!r}; valid: ffmpeg, moviepy")
+    if scene_effects and engine != "moviepy":
+        raise ConfigError("scene_effects need engine='moviepy'")
+    quality = quality or story.output.quality
+    if quality not in ("draft", "preview", "production"):
+        raise ConfigError(f"unknown quality {quality!r}; valid: draft, preview, production")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {out.parent}")
+    speaker, painter = _checked_providers(story, voice=voice, images=images, deep=True)
+    ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
+    ws.root.mkdir(parents=True, exist_ok=True)
+    ws.sweep_temporaries()
+    enc = resolve_encoder(encoder or story.output.encoder)
+    if engine == "moviepy":
+        enc = "libx264"  # moviepy drives its own ffmpeg writer
+    run = _Run(
+        story,
+        ws,
+        voice=speaker,
+        images=painter,
+        quality=quality,
+        encoder=enc,
+        engine=engine,
+        force=force,
+        hook=on_progress,
+        render_jobs=render_jobs or 1,
+        scene_effects=dict(scene_effects or {}),
+    )
+
+    results = await asyncio.gather(*(run.scene(i) for i in range(len(story.scenes))), return_exceptions=True)
+    failures: list[ShortskitError] = []
+    for i, r in enumerate(results, start=1):
+        if isinstance(r, BaseException):
+            if isinstance(r, (KeyboardInterrupt, asyncio.CancelledError)):
+                raise r
+            if not isinstance(r, ShortskitError):
+                raise r
+            run.emit("clip", "failed", i, error=r)
+            failures.append(r)
+    if failures:
+        raise SceneFailures(failures)
+
+    scenes: list[SceneResult] = []
+    clip_keys, voice_keys, t = [], [], 0.0
+    for r in results:
+        scene, clip_key, voice_key = r  # type: ignore[misc]
+        scenes.append(SceneResult(scene.index, scene.image, scene.voice, scene.clip, t, scene.duration, scene.words))
+        clip_keys.append(clip_key)
+        voice_keys.append(voice_key)
+        t += scene.duration
+    total = t
+
+    mix = await _music(story, ws, music, total)
+    mix_key = None if mix is None else [file_digest(mix.path), mix.volume, mix.duck, mix.fade_in, mix.fade_out]
+    final = ws.path("finals", hash_key("final", RENDER_VERSION, clip_keys, voice_keys, mix_key), ".mp4")
+    if not run._reuse(final, "merge", None):
+        with atomic_path(final) as tmp:
+            await merge_clips(
+                [s.clip for s in scenes], [s.voice for s in scenes], [s.duration for s in scenes], tmp, music=mix
+            )
+        run.made["merge"] += 1
+        run.emit("merge", "done", None, path=final)
+
+    # The short and its sidecars: each written beside the target under a temporary name, then renamed.
+    with atomic_path(out) as tmp:
+        await asyncio.to_thread(shutil.copyfile, final, tmp)
+    groups: list[CaptionGroup] = []
+    for s in scenes:
+        groups += shift_groups(group_words(s.words, max_words=7, max_chars=42), s.start)
+    srt = _sidecar(out, ".srt")
+    with atomic_path(srt) as tmp:
+        write_srt(groups, tmp)
+    meta = _sidecar(out, ".json")
+    with atomic_path(meta) as tmp:
+        tmp.write_text(json.dumps(_metadata(story, scenes, total), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return RenderResult(out, srt, meta, total, tuple(scenes), dict(run.made))
+
+
+def render_sync(story: Story, out: str | Path, **options: Any) -> RenderResult:
+    """Blocking :func:`render` for scripts and the CLI. In Jupyter, use ``await shortskit.render(...)``."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(render(story, out, **options))
+    try:
+        import nest_asyncio
+    except ImportError:
+        raise ConfigError(
+            "an event loop is already running (Jupyter?): use `await shortskit.render(...)`, "
+            "or install the notebook extra (pip install 'shortskit[notebook]')"
+        ) from None
+    nest_asyncio.apply()
+    return asyncio.get_event_loop().run_until_complete(render(story, out, **options))
+
+
+if os.environ.get("SHORTSKIT_DEBUG"):
+    logging.basicConfig(level=logging.DEBUG)

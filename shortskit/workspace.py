@@ -1,0 +1,126 @@
+"""The workspace: a content-addressed cache of every artefact (images, voices, captions, clips, finals).
+
+An artefact's name is the hash of everything that made it (inputs, settings, provider version), so a re-run
+finds what it made before and an edit redoes only what it touches. Files are written to a temporary name in
+the same folder and renamed into place, so an interrupted run never leaves a file a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Workspace", "atomic_path", "default_workspace", "file_digest", "hash_key"]
+
+KINDS = ("images", "voices", "captions", "clips", "music", "finals")
+
+
+def default_workspace() -> Path:
+    """``$SHORTSKIT_WORKSPACE``, else ``$XDG_CACHE_HOME/shortskit``, else ``~/.cache/shortskit``."""
+    if env := os.environ.get("SHORTSKIT_WORKSPACE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "shortskit"
+
+
+def hash_key(*parts: Any) -> str:
+    """A stable hex key for JSON-able ``parts`` (dict order does not matter)."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes (for user files whose content, not name, matters)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    The temporary name keeps the suffix, so tools that pick a format by extension still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"nothing was written to {tmp}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Workspace:
+    """A folder of cached artefacts, one sub-folder per kind."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).expanduser()
+
+    def path(self, kind: str, key: str, suffix: str) -> Path:
+        """Where the artefact of ``kind`` with ``key`` lives (it may not exist yet)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown artefact kind {kind!r}")
+        return self.root / kind / f"{key}{suffix}"
+
+    def read_json(self, path: Path) -> Any | None:
+        """A JSON sidecar, or None when it is missing or unreadable (then the artefact is remade)."""
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write a JSON sidecar atomically."""
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    def info(self) -> dict[str, dict[str, int]]:
+        """Files and bytes per kind."""
+        out: dict[str, dict[str, int]] = {}
+        for kind in KINDS:
+            files = [p for p in (self.root / kind).glob("*") if p.is_file() and not p.name.startswith(".")]
+            out[kind] = {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
+        return out
+
+    def clear(self, kinds: tuple[str, ...] = KINDS) -> int:
+        """Delete the cached artefacts of ``kinds``; return how many files went."""
+        n = 0
+        for kind in kinds:
+            folder = self.root / kind
+            if folder.is_dir():
+                n += sum(1 for p in folder.iterdir() if p.is_file())
+                shutil.rmtree(folder)
+        return n
+
+    def sweep_temporaries(self, *, older_than: float = 3600.0) -> int:
+        """Remove temporary files a killed run left behind (untouched for ``older_than`` seconds).
+
+        The age guard keeps a sweep from deleting what another run sharing the workspace is writing now.
+        """
+        n = 0
+        now = time.time()
+        for kind in KINDS:
+            for p in (self.root / kind).glob(".*.tmp*"):
+                with contextlib.suppress(OSError):
+                    if now - p.stat().st_mtime > older_than:
+                        p.unlink()
+                        n += 1
+        return n

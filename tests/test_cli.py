@@ -1,0 +1,135 @@
+"""The command line: bad input gives exit 2 and one clear line, nothing half-written; the other commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shortskit import ffmpeg
+from tests.conftest import run_cli, small_story, write_story
+
+
+def _scene(**kw: object) -> dict:
+    return {"text": "Hello there.", "image_prompt": "sea", **kw}
+
+
+def _story(*scenes: dict, **top: object) -> dict:
+    return small_story(scenes=list(scenes) or [_scene()], **top)
+
+
+BAD = {
+    "empty scenes": (_story() | {"scenes": []}, "story.json: scenes: must not be empty"),
+    "blank text": (_story(_scene(), _scene(text="   ")), "story.json: scene 2: text: must not be empty"),
+    "missing text": (_story(_scene(), {"image_prompt": "x"}), "story.json: scene 2: text: is required"),
+    "truncated json": ('{"title": "t", "language": "en", "scenes": [{"text": "a",', "story.json: not valid JSON at line 1"),
+    "wrong type": (_story(_scene(text=["a", "b"])), "story.json: scene 1: text: must be a string (got list)"),
+    "wrong type of pause": (_story(_scene(), _scene(pause="long")), "story.json: scene 2: pause: must be a number"),
+    "missing image": (_story(_scene(), {"text": "a", "image": "nope.png"}), "story.json: scene 2: image: image file not found"),
+    "corrupt image": (_story({"text": "a", "image": "corrupt.png"}), "story.json: scene 1: image: cannot read corrupt.png as an image"),
+    "unknown voice provider": (_story(voice={"provider": "nope"}), "story.json: voice.provider: unknown voice provider 'nope'; valid names: espeak"),
+    "unknown image provider": (_story(images={"provider": "dalle9"}), "story.json: images.provider: unknown image provider 'dalle9'; valid names:"),
+    "unknown language": (_story(language="xx"), "story.json: language: eSpeak has no voice for language 'xx'"),
+    "bad voice option": (_story(voice={"provider": "espeak", "rate": 5000}), "story.json: voice: "),
+    "unknown voice option": (_story(voice={"provider": "espeak", "colour": 1}), "has no option 'colour'"),
+    "missing music file": (_story(music={"file": "song.mp3"}), "story.json: music.file: file not found"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exits_2_with_one_line_and_leaves_no_output(tmp_path: Path, case: str) -> None:
+    data, expected = BAD[case]
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    story = write_story(tmp_path, data)
+    out = tmp_path / "out" / "short.mp4"
+    out.parent.mkdir()
+    proc = run_cli("render", story, "-o", out, "--workspace", tmp_path / "ws")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert list(out.parent.iterdir()) == []  # no OUT.mp4, no temporary file, no sidecars
+
+    # validate says the same, without rendering
+    check = run_cli("validate", story)
+    assert check.returncode == 2 and expected in check.stderr
+
+
+def test_failure_keeps_an_earlier_output_untouched(tmp_path: Path) -> None:
+    (tmp_path / "corrupt.png").write_bytes(b"not an image")
+    story = write_story(tmp_path, _story({"text": "a", "image": "corrupt.png"}))
+    out = tmp_path / "short.mp4"
+    out.write_bytes(b"previous short")
+    proc = run_cli("render", story, "-o", out, "--workspace", tmp_path / "ws")
+    assert proc.returncode == 2
+    assert out.read_bytes() == b"previous short"
+
+
+def test_bad_options_and_files(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story())
+    cases = [
+        (["--voice", "nope"], "unknown voice provider 'nope'"),
+        (["--music", tmp_path / "missing.wav"], "--music: music file not found"),
+        (["--quality", "ultra"], "Invalid value"),
+        (["--engine", "blender"], "Invalid value"),
+    ]
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    cases.append((["--music", garbage], "cannot read garbage.mp3 as audio"))
+    for extra, words in cases:
+        proc = run_cli("render", story, "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "ws", *extra)
+        assert proc.returncode == 2, (extra, proc.stderr)
+        assert words in proc.stderr and "Traceback" not in proc.stderr, (extra, proc.stderr)
+        assert not (tmp_path / "o.mp4").exists()
+    proc = run_cli("render", tmp_path / "nope.json", "-o", tmp_path / "o.mp4")
+    assert proc.returncode == 2 and "nope.json: story file not found" in proc.stderr
+    proc = run_cli("render", story, "-o", tmp_path / "o.mov")
+    assert proc.returncode == 2 and "must be an .mp4" in proc.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story(voice={"provider": "nope"}))
+    proc = run_cli("--debug", "render", story, "-o", tmp_path / "o.mp4")
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_local_image_no_music_and_draft(tmp_path: Path) -> None:
+    # a landscape photo stored sideways with an EXIF orientation tag: red marks its stored top edge
+    pixels = np.zeros((300, 400, 3), dtype=np.uint8)
+    pixels[:, :] = (30, 90, 200)
+    pixels[:120, :] = (255, 0, 0)  # wide enough to survive the centre crop to 9:16
+    img = Image.fromarray(pixels)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    img.save(tmp_path / "photo.jpg", exif=exif.tobytes())
+    story = write_story(
+        tmp_path,
+        _story({"text": "A photo of mine.", "image": "photo.jpg", "motion": "none"}, captions={"enabled": False}),
+    )
+    out = tmp_path / "short.mp4"
+    proc = run_cli("render", story, "-o", out, "--workspace", tmp_path / "ws", "--no-music", "--quality", "draft")
+    assert proc.returncode == 0, proc.stderr
+    info = ffmpeg.probe(out)
+    assert (info.width, info.height, info.fps) == (270, 480, 15)
+    frame = np.asarray(ffmpeg.frame_at(out, 0.5)).astype(int)
+    # after rotation the red edge is on the right, and the cover-crop keeps the middle of the picture
+    right, left = frame[:, -8:].mean(axis=(0, 1)), frame[:, :8].mean(axis=(0, 1))
+    assert right[0] > 180 and right[2] < 120, right
+    assert left[2] > 150 and left[0] < 100, left
+    # no music: the pause after the voice is silent
+    audio = ffmpeg.decode_audio(out, sample_rate=16000)
+    assert np.abs(audio[-1600:]).max() < 0.01
+
+
+def test_validate_schema_and_version(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story(_scene(), _scene(text="Two words.")))
+    proc = run_cli("validate", story)
+    assert proc.returncode == 0 and "ok (2 scenes, 4 words, language en)" in proc.stdout
+    schema = json.loads(run_cli("schema").stdout)
+    assert schema["required"] == ["title", "language", "scenes"]
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("shortskit ")
