@@ -16,7 +16,16 @@ from shortskit.errors import (
     ShortskitError,
     StoryError,
 )
-from shortskit.pipeline import Event, RenderResult, SceneFailures, SceneResult, check_story, render, render_sync
+from shortskit.pipeline import (
+    ClipEngine,
+    Event,
+    RenderResult,
+    SceneFailures,
+    SceneResult,
+    check_story,
+    render,
+    render_sync,
+)
 from shortskit.providers import (
     create_image,
     create_voice,
@@ -26,6 +35,7 @@ from shortskit.providers import (
     voice_names,
 )
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.scheduler import Limit, RetryPolicy
 from shortskit.story import (
     CaptionStyle,
     ImageSettings,
@@ -44,16 +54,19 @@ from shortskit.text import chunk_text, split_sentences
 __all__ = [
     "CaptionGroup",
     "CaptionStyle",
+    "ClipEngine",
     "ConfigError",
     "Event",
     "ImageProvider",
     "ImageSettings",
     "InputFileError",
+    "Limit",
     "MusicSettings",
     "OutputSettings",
     "ProviderError",
     "RenderError",
     "RenderResult",
+    "RetryPolicy",
     "Scene",
     "SceneFailures",
     "SceneResult",

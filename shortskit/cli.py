@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+_WS_HELP = "Cache folder [default: $SHORTSKIT_WORKSPACE or ~/.cache/shortskit]."
 
 
 class Quality(str, Enum):
@@ -62,29 +63,57 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log what is made and what is reused.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     _state["debug"] = debug
-    if debug:
-        import logging
+    import logging
 
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _progress(total: int) -> tuple[Any, Any]:
-    from tqdm import tqdm
+class _Bars:
+    """One tqdm bar per stage on stderr (only when it is a terminal), fed by the pipeline's events."""
 
-    bar = tqdm(total=total, unit="step", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    STAGES = ("image", "voice", "captions", "clip", "merge")
 
-    def hook(event: Any) -> None:
+    def __init__(self, scenes: int) -> None:
+        from tqdm import tqdm
+
+        show = sys.stderr.isatty()
+        self.bars = {
+            stage: tqdm(
+                total=1 if stage == "merge" else scenes,
+                desc=f"{stage:<8}",
+                unit="scene" if stage != "merge" else "short",
+                position=i,
+                file=sys.stderr,
+                disable=not show,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            for i, stage in enumerate(self.STAGES)
+        }
+        self.reused = dict.fromkeys(self.STAGES, 0)
+
+    def __call__(self, event: Any) -> None:
+        bar = self.bars[event.stage]
         if event.state in ("done", "cached"):
-            where = f"scene {event.scene}" if event.scene else "final"
-            bar.set_postfix_str(f"{where} {event.stage}{' (cached)' if event.state == 'cached' else ''}")
+            if event.state == "cached":
+                self.reused[event.stage] += 1
+                bar.set_postfix_str(f"{self.reused[event.stage]} reused")
             bar.update(1)
+        elif event.state == "retrying" and event.scene:
+            bar.set_postfix_str(f"scene {event.scene}: {event.message}")
+        elif event.state == "failed" and event.scene:
+            bar.set_postfix_str(f"scene {event.scene} failed")
 
-    return bar, hook
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 @app.command()
@@ -112,7 +141,7 @@ def render(
             raise typer.BadParameter("use --music FILE or --no-music, not both")
         s = load_story(story)
         out = output or Path(story.with_suffix(".mp4").name)
-        bar, hook = _progress(4 * len(s.scenes) + 1)
+        bars = _Bars(len(s.scenes))
         try:
             result = render_sync(
                 s,
@@ -124,10 +153,10 @@ def render(
                 quality=quality.value if quality else None,
                 engine=engine.value,
                 force=force,
-                on_progress=hook,
+                on_progress=bars,
             )
         finally:
-            bar.close()
+            bars.close()
     except typer.BadParameter:
         raise
     except BaseException as exc:
@@ -153,6 +182,54 @@ def validate(
         _fail(exc)
     words = sum(len(sc.text.split()) for sc in s.scenes)
     typer.echo(f"{story.name}: ok ({len(s.scenes)} scenes, {words} words, language {s.language})")
+
+
+cache_app = typer.Typer(help="Look at or empty the workspace cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+@cache_app.command("info")
+def cache_info(
+    workspace: Annotated[Path | None, typer.Option("--workspace", help=_WS_HELP)] = None,
+) -> None:
+    """Files and size per kind of artefact."""
+    from shortskit.workspace import Workspace, default_workspace
+
+    ws = Workspace(workspace or default_workspace())
+    info = ws.info()
+    typer.echo(f"workspace {ws.root}")
+    for kind, row in info.items():
+        typer.echo(f"  {kind:<9} {row['files']:>6} files  {_human(row['bytes']):>10}")
+    total = sum(r["bytes"] for r in info.values())
+    typer.echo(f"  {'total':<9} {sum(r['files'] for r in info.values()):>6} files  {_human(total):>10}")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    workspace: Annotated[Path | None, typer.Option("--workspace", help=_WS_HELP)] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Only these kinds (images, voices, captions, clips, music, finals)."),
+    ] = None,
+) -> None:
+    """Delete cached artefacts (all kinds unless --kind is given)."""
+    from shortskit.workspace import KINDS, Workspace, default_workspace
+
+    bad = [k for k in kind or () if k not in KINDS]
+    if bad:
+        typer.echo(f"error: unknown kind {bad[0]!r}; valid: {', '.join(KINDS)}", err=True)
+        raise typer.Exit(2)
+    ws = Workspace(workspace or default_workspace())
+    n = ws.clear(tuple(kind) if kind else KINDS)
+    typer.echo(f"removed {n} files from {ws.root}")
 
 
 @app.command()

@@ -73,7 +73,11 @@ class ConfigError(ShortskitError, ValueError):
 
 
 class ProviderError(ShortskitError):
-    """A provider (image, voice, writer) failed to make an artefact."""
+    """A provider (image, voice, writer) failed to make an artefact.
+
+    ``retryable`` marks failures a later try may not have (429, 5xx, timeouts); ``retry_after`` is the wait
+    in seconds the server asked for, if it did.
+    """
 
     def __init__(
         self,
@@ -84,6 +88,7 @@ class ProviderError(ShortskitError):
         field: str | None = None,
         status: int | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.provider = provider
@@ -91,22 +96,24 @@ class ProviderError(ShortskitError):
         self.field = field
         self.status = status
         self.retryable = retryable
-        where = _where(None, scene, field)
-        prefix = f"{provider}: {where}" if where else provider
-        super().__init__(f"{prefix}: {message}")
+        self.retry_after = retry_after
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = _where(None, self.scene, self.field)
+        prefix = f"{self.provider}: {where}" if where else self.provider
+        return f"{prefix}: {self.message}"
 
     def for_scene(self, scene: int) -> ProviderError:
         """A copy of this error that names ``scene`` (providers do not know which scene they serve)."""
+        return self.replace(scene=scene)
+
+    def replace(self, **changes: object) -> ProviderError:
+        """A copy with some attributes changed (exceptions do not copy through ``copy.copy``)."""
         err = type(self).__new__(type(self))
-        ProviderError.__init__(
-            err,
-            self.message,
-            provider=self.provider,
-            scene=scene,
-            field=self.field,
-            status=self.status,
-            retryable=self.retryable,
-        )
+        err.__dict__.update(self.__dict__, **changes)
+        err.args = (err._format(),)
+        err.__traceback__ = self.__traceback__
         return err
 
 

@@ -12,10 +12,11 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from shortskit import ffmpeg
 from shortskit.captions import FONT_DIR, CaptionGroup, group_words, shift_groups, write_ass, write_srt
@@ -23,12 +24,17 @@ from shortskit.errors import ConfigError, InputFileError, ProviderError, Shortsk
 from shortskit.providers import create_image, create_voice, image_names, voice_names
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
 from shortskit.render import ClipSpec, MusicMix, merge_clips, motion_for, render_clip, resolve_encoder
-from shortskit.story import Story
+from shortskit.scheduler import Limit, RetryPolicy, call
+from shortskit.story import CaptionStyle, Story
 from shortskit.text import split_sentences
 from shortskit.workspace import Workspace, atomic_path, default_workspace, file_digest, hash_key
 
 __all__ = [
+    "ENGINES",
+    "ClipEngine",
     "Event",
+    "FfmpegEngine",
+    "MoviepyEngine",
     "RenderResult",
     "SceneFailures",
     "SceneResult",
@@ -38,12 +44,17 @@ __all__ = [
 ]
 
 log = logging.getLogger("shortskit")
+T = TypeVar("T")
 
 # Bump when the clip or merge commands change what they produce (invalidates cached clips/finals).
 RENDER_VERSION = "1"
 
+# Clip renders at once. ffmpeg's libx264 already uses every core, but a second job overlaps one clip's
+# single-threaded filters (zoompan, libass) and audio with the other's encode.
+DEFAULT_RENDER_JOBS = 2
+
 Stage = Literal["image", "voice", "captions", "clip", "merge"]
-State = Literal["started", "cached", "done", "failed"]
+State = Literal["started", "cached", "done", "retrying", "failed"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,10 @@ class Event:
     stage: Stage
     state: State
     scene: int | None = None  # 1-based; None for the merge
+    fraction: float = 0.0  # share of the whole render done (cached steps count as done), 0..1
     path: Path | None = None  # the artefact, once there
-    error: BaseException | None = None  # set when state == "failed"
+    error: BaseException | None = None  # set when state is "failed" or "retrying"
+    message: str = ""  # a short human note (e.g. the retry wait)
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,67 @@ def _estimate_words(text: str, duration: float) -> tuple[Word, ...]:
     return tuple(words)
 
 
+class ClipEngine(Protocol):
+    """Renders one scene clip from a :class:`ClipSpec` (the ffmpeg and moviepy engines, or your own)."""
+
+    name: str  # part of the clip cache key
+    version: str  # bump when the same spec would give a different clip
+
+    async def render_clip(
+        self,
+        spec: ClipSpec,
+        out: Path,
+        *,
+        scene: int,
+        style: CaptionStyle,
+        groups: Sequence[CaptionGroup],
+        effects: Sequence[Any] = (),
+    ) -> Path: ...
+
+
+class FfmpegEngine:
+    """The default engine: one ffmpeg pass per clip (captions from the ASS file in the spec)."""
+
+    name = "ffmpeg"
+    version = "1"
+
+    async def render_clip(self, spec: ClipSpec, out: Path, *, scene: int, **_: Any) -> Path:
+        return await render_clip(spec, out, scene=scene)
+
+
+class MoviepyEngine:
+    """The moviepy 2 engine: the same look, and room for your own moviepy effects per scene."""
+
+    name = "moviepy"
+    version = "1"
+
+    async def render_clip(
+        self,
+        spec: ClipSpec,
+        out: Path,
+        *,
+        scene: int,
+        style: CaptionStyle,
+        groups: Sequence[CaptionGroup],
+        effects: Sequence[Any] = (),
+    ) -> Path:
+        from shortskit.moviepy_engine import render_clip_moviepy
+
+        return await render_clip_moviepy(spec, out, scene=scene, effects=effects, style=style, groups=groups)
+
+
+ENGINES: dict[str, Callable[[], ClipEngine]] = {"ffmpeg": FfmpegEngine, "moviepy": MoviepyEngine}
+
+# Steps a scene reports as done or cached (image, voice, captions, clip); the merge adds one more.
+_SCENE_STEPS = 4
+
+
+def _stage_of(exc: ShortskitError) -> Stage:
+    if isinstance(exc, InputFileError) and exc.field == "image":
+        return "image"
+    return "clip"
+
+
 class _Run:
     """State of one render: providers, limits, workspace, counters."""
 
@@ -186,27 +260,44 @@ class _Run:
         images: ImageProvider,
         quality: str,
         encoder: str,
-        engine: str,
+        engine: ClipEngine,
         force: bool,
         hook: ProgressHook | None,
         render_jobs: int,
+        retry: RetryPolicy,
         scene_effects: dict[int, Sequence[Any]],
     ) -> None:
         self.story, self.ws = story, ws
         self.voice, self.images = voice, images
         self.quality, self.encoder, self.engine = quality, encoder, engine
-        self.force, self.hook = force, hook
-        self.voice_limit = asyncio.Semaphore(max(1, int(getattr(voice, "max_concurrency", 1))))
-        self.image_limit = asyncio.Semaphore(max(1, int(getattr(images, "max_concurrency", 1))))
-        self.render_limit = asyncio.Semaphore(render_jobs)
+        self.force, self.hook, self.retry = force, hook, retry
+        self.voice_limit = Limit(
+            f"voice {voice.name}",
+            concurrency=max(1, int(getattr(voice, "max_concurrency", 1))),
+            rate_per_minute=getattr(voice, "rate_per_minute", None),
+            burst=getattr(voice, "rate_burst", None),
+        )
+        self.image_limit = Limit(
+            f"images {images.name}",
+            concurrency=max(1, int(getattr(images, "max_concurrency", 1))),
+            rate_per_minute=getattr(images, "rate_per_minute", None),
+            burst=getattr(images, "rate_burst", None),
+        )
+        self.render_limit = Limit("render", concurrency=render_jobs)
         self.scene_effects = scene_effects
         self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "merge": 0}
+        self.total_steps = _SCENE_STEPS * len(story.scenes) + 1
+        self.steps_done = 0
 
     def emit(self, stage: Stage, state: State, scene: int | None = None, **kw: Any) -> None:
         if state in ("cached", "done"):
-            log.debug("scene %s %s: %s", scene, stage, "reused" if state == "cached" else "made")
+            self.steps_done += 1
+            what = "reused" if state == "cached" else "made"
+            log.info("%s %s: %s", f"scene {scene}" if scene else "short", stage, what)
+        elif state == "failed":
+            log.warning("%s %s failed: %s", f"scene {scene}" if scene else "short", stage, kw.get("error"))
         if self.hook is not None:
-            self.hook(Event(stage, state, scene, **kw))
+            self.hook(Event(stage, state, scene, fraction=self.steps_done / self.total_steps, **kw))
 
     def _reuse(self, path: Path, stage: Stage, scene: int | None) -> bool:
         if path.exists() and not self.force:
@@ -215,36 +306,47 @@ class _Run:
         self.emit(stage, "started", scene)
         return False
 
+    async def _call(self, stage: Stage, n: int, limit: Limit, fn: Callable[[], Awaitable[T]]) -> T:
+        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+            self.emit(stage, "retrying", n, error=exc, message=f"try {attempt} failed; retrying in {wait:.1f} s")
+
+        try:
+            return await call(fn, limit=limit, policy=self.retry, on_retry=on_retry)
+        except ProviderError as exc:
+            err = exc.for_scene(n)
+            err._stage = stage  # type: ignore[attr-defined]  # which stage failed, for the failure event
+            raise err from None
+
     # image -------------------------------------------------------------------------------------------
     async def image(self, i: int) -> tuple[Path, str]:
         scene, n = self.story.scenes[i], i + 1
-        st = self.story.images
+        st, o = self.story.images, self.story.output
         if scene.image is not None:
             src = self.story.resolve(scene.image)
             if not src.is_file():
                 raise InputFileError(f"image file not found: {src}", provider="local", scene=n, field="image")
-            key = hash_key("local-image", file_digest(src), self.story.output.width, self.story.output.height)
+            key = hash_key("local-image", file_digest(src), o.width, o.height)
             out = self.ws.path("images", key, ".png")
             if self._reuse(out, "image", n):
                 return out, key
             from shortskit.images import prepare_image
 
             with atomic_path(out) as tmp:
-                await asyncio.to_thread(
-                    prepare_image, src, tmp, width=self.story.output.width, height=self.story.output.height, scene=n
-                )
+                await asyncio.to_thread(prepare_image, src, tmp, width=o.width, height=o.height, scene=n)
         else:
             p = self.images
-            key = hash_key("image", p.name, p.version, p.settings(), scene.image_prompt, st.width, st.height, st.seed)
+            prompt = scene.image_prompt or ""
+            key = hash_key("image", p.name, p.version, p.settings(), prompt, st.width, st.height, st.seed)
             out = self.ws.path("images", key, ".png")
             if self._reuse(out, "image", n):
                 return out, key
-            async with self.image_limit:
-                try:
-                    with atomic_path(out) as tmp:
-                        await p.generate(scene.image_prompt or "", tmp, width=st.width, height=st.height, seed=st.seed)
-                except ProviderError as exc:
-                    raise exc.for_scene(n) from None
+            with atomic_path(out) as tmp:
+                await self._call(
+                    "image",
+                    n,
+                    self.image_limit,
+                    lambda: p.generate(prompt, tmp, width=st.width, height=st.height, seed=st.seed),
+                )
         self.made["image"] += 1
         self.emit("image", "done", n, path=out)
         return out, key
@@ -255,18 +357,17 @@ class _Run:
         p = self.voice
         key = hash_key("voice", p.name, p.version, p.settings(), scene.text, self.story.language)
         wav, meta = self.ws.path("voices", key, ".wav"), self.ws.path("voices", key, ".json")
+        # The JSON sidecar is written last: a WAV without it is an interrupted job and is made again.
         data = None if self.force else self.ws.read_json(meta)
         if data is not None and wav.exists():
             self.emit("voice", "cached", n, path=wav)
             words = tuple(Word(**w) for w in data["words"])
             return Speech(wav, data["duration"], data["sample_rate"], words, data.get("meta", {})), key
         self.emit("voice", "started", n)
-        async with self.voice_limit:
-            try:
-                with atomic_path(wav) as tmp:
-                    speech = await p.synthesize(scene.text, tmp, language=self.story.language)
-            except ProviderError as exc:
-                raise exc.for_scene(n) from None
+        with atomic_path(wav) as tmp:
+            speech = await self._call(
+                "voice", n, self.voice_limit, lambda: p.synthesize(scene.text, tmp, language=self.story.language)
+            )
         words = speech.words
         if words is None:
             log.warning("scene %d: %s gave no word timings; captions use an estimate", n, p.name)
@@ -293,6 +394,7 @@ class _Run:
     async def captions(self, n: int, words: Sequence[Word]) -> tuple[Path | None, str]:
         c, o = self.story.captions, self.story.output
         if not c.enabled:
+            self.emit("captions", "cached", n)
             return None, "none"
         key = hash_key("captions", [w.__dict__ for w in words], c.model_dump(), o.width, o.height)
         out = self.ws.path("captions", key, ".ass")
@@ -304,6 +406,11 @@ class _Run:
         self.emit("captions", "done", n, path=out)
         return out, key
 
+    async def voice_and_captions(self, i: int) -> tuple[Speech, str, Path | None, str]:
+        speech, voice_key = await self.speech(i)
+        ass, captions_key = await self.captions(i + 1, speech.words or ())
+        return speech, voice_key, ass, captions_key
+
     def fonts_dir(self) -> Path:
         if self.story.captions.font_file:
             return self.story.resolve(self.story.captions.font_file).parent
@@ -311,45 +418,56 @@ class _Run:
 
     async def scene(self, i: int) -> tuple[SceneResult, str, str]:
         n, o = i + 1, self.story.output
-        (image, image_key), (speech, voice_key) = await asyncio.gather(self.image(i), self.speech(i))
-        ass, captions_key = await self.captions(n, speech.words or ())
-        duration = speech.duration + self.story.scene_pause(i)
-        motion = motion_for(i, self.story.scenes[i].motion or o.motion)
-        spec = ClipSpec(
-            image=image,
-            voice=speech.path,
-            duration=duration,
-            captions=ass,
-            width=o.width,
-            height=o.height,
-            fps=o.fps,
-            motion=motion,
-            zoom=o.zoom,
-            quality=self.quality,
-            encoder=self.encoder,
-            fonts_dir=self.fonts_dir(),
-        )
-        effects = self.scene_effects.get(n, ())
-        key = hash_key(
-            "clip", RENDER_VERSION, self.engine, image_key, voice_key, captions_key, spec.frames, o.fps,
-            o.width, o.height, motion, o.zoom, self.quality, self.encoder, str(spec.fonts_dir),
-        )  # fmt: skip
-        out = self.ws.path("clips", key, ".mp4")
-        if effects or not self._reuse(out, "clip", n):
+        try:
+            # The picture on one side, the voice then its captions on the other; both run to the end even
+            # if one fails, so the finished half is cached for the next run.
+            picture, voiced = await asyncio.gather(self.image(i), self.voice_and_captions(i), return_exceptions=True)
+            for outcome in (picture, voiced):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            image, image_key = picture  # type: ignore[misc]
+            speech, voice_key, ass, captions_key = voiced  # type: ignore[misc]
+            words = speech.words or ()
+            duration = speech.duration + self.story.scene_pause(i)
+            motion = motion_for(i, self.story.scenes[i].motion or o.motion)
+            spec = ClipSpec(
+                image=image,
+                voice=speech.path,
+                duration=duration,
+                captions=ass,
+                width=o.width,
+                height=o.height,
+                fps=o.fps,
+                motion=motion,
+                zoom=o.zoom,
+                quality=self.quality,
+                encoder=self.encoder,
+                fonts_dir=self.fonts_dir(),
+            )
+            effects = self.scene_effects.get(n, ())
+            key = hash_key(
+                "clip", RENDER_VERSION, self.engine.name, self.engine.version, image_key, voice_key, captions_key,
+                spec.frames, o.fps, o.width, o.height, motion, o.zoom, self.quality, self.encoder,
+                str(spec.fonts_dir),
+            )  # fmt: skip
+            out = self.ws.path("clips", key, ".mp4")
+            # Effects are arbitrary Python objects with no stable hash: such a clip is always made anew.
             if effects:
+                key = f"{key}-fx-{uuid.uuid4().hex[:8]}"  # and so is the short made from it
+                out = self.ws.path("clips", key, ".mp4")
                 self.emit("clip", "started", n)
-            async with self.render_limit:
-                with atomic_path(out) as tmp:
-                    if self.engine == "moviepy":
-                        from shortskit.moviepy_engine import render_clip_moviepy
-
-                        await render_clip_moviepy(spec, tmp, scene=n, effects=effects, style=self.story.captions,
-                                                  groups=self.groups(speech.words or ()))  # fmt: skip
-                    else:
-                        await render_clip(spec, tmp, scene=n)
-            self.made["clip"] += 1
-            self.emit("clip", "done", n, path=out)
-        result = SceneResult(n, image, speech.path, out, 0.0, spec.exact_duration, tuple(speech.words or ()))
+            if effects or not self._reuse(out, "clip", n):
+                async with self.render_limit.slot():
+                    with atomic_path(out) as tmp:
+                        await self.engine.render_clip(
+                            spec, tmp, scene=n, style=self.story.captions, groups=self.groups(words), effects=effects
+                        )
+                self.made["clip"] += 1
+                self.emit("clip", "done", n, path=out)
+        except ShortskitError as exc:
+            self.emit(getattr(exc, "_stage", None) or _stage_of(exc), "failed", n, error=exc)
+            raise
+        result = SceneResult(n, image, speech.path, out, 0.0, spec.exact_duration, tuple(words))
         return result, key, voice_key
 
 
@@ -425,11 +543,12 @@ async def render(
     images: str | None = None,
     music: str | Path | bool | None = None,
     quality: str | None = None,
-    engine: Literal["ffmpeg", "moviepy"] = "ffmpeg",
+    engine: str | ClipEngine = "ffmpeg",
     encoder: str | None = None,
     force: bool = False,
     on_progress: ProgressHook | None = None,
     render_jobs: int | None = None,
+    retry: RetryPolicy | None = None,
     scene_effects: dict[int, Sequence[Any]] | None = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
@@ -442,9 +561,11 @@ async def render(
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise ConfigError(f"output must be an .mp4 file (got {out.name})")
-    if engine not in ("ffmpeg", "moviepy"):
-        raise ConfigError(f"unknown engine {engine!r}; valid: ffmpeg, moviepy")
-    if scene_effects and engine != "moviepy":
+    if isinstance(engine, str):
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine {engine!r}; valid names: {', '.join(sorted(ENGINES))}")
+        engine = ENGINES[engine]()
+    if scene_effects and engine.name == "ffmpeg":
         raise ConfigError("scene_effects need engine='moviepy'")
     quality = quality or story.output.quality
     if quality not in ("draft", "preview", "production"):
@@ -456,7 +577,7 @@ async def render(
     ws.root.mkdir(parents=True, exist_ok=True)
     ws.sweep_temporaries()
     enc = resolve_encoder(encoder or story.output.encoder)
-    if engine == "moviepy":
+    if engine.name == "moviepy":
         enc = "libx264"  # moviepy drives its own ffmpeg writer
     run = _Run(
         story,
@@ -468,19 +589,19 @@ async def render(
         engine=engine,
         force=force,
         hook=on_progress,
-        render_jobs=render_jobs or 1,
+        render_jobs=render_jobs or DEFAULT_RENDER_JOBS,
+        retry=retry or RetryPolicy(),
         scene_effects=dict(scene_effects or {}),
     )
 
     results = await asyncio.gather(*(run.scene(i) for i in range(len(story.scenes))), return_exceptions=True)
     failures: list[ShortskitError] = []
-    for i, r in enumerate(results, start=1):
+    for r in results:
         if isinstance(r, BaseException):
             if isinstance(r, (KeyboardInterrupt, asyncio.CancelledError)):
                 raise r
             if not isinstance(r, ShortskitError):
                 raise r
-            run.emit("clip", "failed", i, error=r)
             failures.append(r)
     if failures:
         raise SceneFailures(failures)

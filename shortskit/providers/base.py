@@ -61,6 +61,8 @@ class ImageProvider(Protocol):
     version: ClassVar[str]  # bump when the same inputs would give a different picture
     max_concurrency: int  # jobs at once
     rate_per_minute: float | None  # requests a minute the service allows, None for no limit
+    # Optional ``rate_burst: int``: requests that may go at once before the rate applies (default: a
+    # minute's worth). Voice providers may declare ``rate_per_minute`` and ``rate_burst`` too.
 
     def settings(self) -> dict[str, Any]:
         """Every option that changes the picture; part of the cache key. Never include secrets."""
