@@ -259,7 +259,7 @@ class _Run:
         voice: VoiceProvider,
         images: ImageProvider,
         quality: str,
-        encoder: str,
+        encoder: str | asyncio.Task[str],
         engine: ClipEngine,
         force: bool,
         hook: ProgressHook | None,
@@ -269,7 +269,8 @@ class _Run:
     ) -> None:
         self.story, self.ws = story, ws
         self.voice, self.images = voice, images
-        self.quality, self.encoder, self.engine = quality, encoder, engine
+        # The encoder may still be being probed (a test encode for NVENC): clips await it when they need it.
+        self.quality, self._encoder, self.engine = quality, encoder, engine
         self.force, self.hook, self.retry = force, hook, retry
         self.voice_limit = Limit(
             f"voice {voice.name}",
@@ -430,6 +431,7 @@ class _Run:
             words = speech.words or ()
             duration = speech.duration + self.story.scene_pause(i)
             motion = motion_for(i, self.story.scenes[i].motion or o.motion)
+            encoder = self._encoder if isinstance(self._encoder, str) else await self._encoder
             spec = ClipSpec(
                 image=image,
                 voice=speech.path,
@@ -441,13 +443,13 @@ class _Run:
                 motion=motion,
                 zoom=o.zoom,
                 quality=self.quality,
-                encoder=self.encoder,
+                encoder=encoder,
                 fonts_dir=self.fonts_dir(),
             )
             effects = self.scene_effects.get(n, ())
             key = hash_key(
                 "clip", RENDER_VERSION, self.engine.name, self.engine.version, image_key, voice_key, captions_key,
-                spec.frames, o.fps, o.width, o.height, motion, o.zoom, self.quality, self.encoder,
+                spec.frames, o.fps, o.width, o.height, motion, o.zoom, self.quality, encoder,
                 str(spec.fonts_dir),
             )  # fmt: skip
             out = self.ws.path("clips", key, ".mp4")
@@ -550,12 +552,14 @@ async def render(
     render_jobs: int | None = None,
     retry: RetryPolicy | None = None,
     scene_effects: dict[int, Sequence[Any]] | None = None,
+    client: Any = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
 
     ``voice`` / ``images`` override the story's provider names; ``music`` is a file, ``False`` for none, or
     None for the story's setting (a generated bed by default); ``quality`` overrides ``output.quality``.
     ``scene_effects`` maps a 1-based scene number to moviepy effects (``engine="moviepy"`` only).
+    ``client`` is an ``httpx.AsyncClient`` for HTTP providers (default: one made, and closed, for this run).
     Nothing is written to ``out`` unless the whole short is made.
     """
     out = Path(out)
@@ -576,9 +580,11 @@ async def render(
     ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
     ws.root.mkdir(parents=True, exist_ok=True)
     ws.sweep_temporaries()
-    enc = resolve_encoder(encoder or story.output.encoder)
-    if engine.name == "moviepy":
-        enc = "libx264"  # moviepy drives its own ffmpeg writer
+    # moviepy drives its own ffmpeg writer; for ffmpeg, probing for NVENC runs beside the first jobs.
+    wanted = "libx264" if engine.name == "moviepy" else (encoder or story.output.encoder)
+    enc: str | asyncio.Task[str] = (
+        asyncio.create_task(asyncio.to_thread(resolve_encoder, wanted)) if wanted == "auto" else wanted
+    )
     run = _Run(
         story,
         ws,
@@ -594,6 +600,27 @@ async def render(
         scene_effects=dict(scene_effects or {}),
     )
 
+    # One HTTP client for the whole run, shared by every provider that talks HTTP; closed here if ours.
+    own_client = client is None and any(hasattr(p, "use_client") for p in (speaker, painter))
+    http = client
+    if own_client:
+        import httpx
+
+        http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=15.0), follow_redirects=True)
+    try:
+        for p in (speaker, painter):
+            if http is not None and hasattr(p, "use_client"):
+                p.use_client(http)
+        return await _finish(run, story, ws, out, music)
+    finally:
+        if isinstance(enc, asyncio.Task) and not enc.done():
+            enc.cancel()
+        if own_client and http is not None:
+            await http.aclose()
+
+
+async def _finish(run: _Run, story: Story, ws: Workspace, out: Path, music: str | Path | bool | None) -> RenderResult:
+    """Every scene at once, then the merge and the files beside the short."""
     results = await asyncio.gather(*(run.scene(i) for i in range(len(story.scenes))), return_exceptions=True)
     failures: list[ShortskitError] = []
     for r in results:

@@ -45,6 +45,8 @@ class VoiceProvider(Protocol):
         """Every option that changes the audio; part of the cache key. Never include secrets."""
         ...
 
+    # Optional: ``def use_client(self, client: httpx.AsyncClient) -> None`` for providers that talk HTTP; the
+    # pipeline hands every such provider the one client it owns for the run (and closes it afterwards).
     # Optional: ``def check_language(self, language: str) -> None`` raising ConfigError when the voice
     # cannot speak ``language``; the pipeline calls it before any work so the story error comes first.
 
