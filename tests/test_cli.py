@@ -133,3 +133,23 @@ def test_validate_schema_and_version(tmp_path: Path) -> None:
     assert schema["required"] == ["title", "language", "scenes"]
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("shortskit ")
+
+
+def test_cache_info_and_clear(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story())
+    ws = tmp_path / "ws"
+    assert run_cli("render", story, "-o", tmp_path / "a.mp4", "--workspace", ws).returncode == 0
+    info = run_cli("cache", "info", "--workspace", ws)
+    assert info.returncode == 0
+    rows = {line.split()[0]: int(line.split()[1]) for line in info.stdout.splitlines()[1:]}
+    assert rows["images"] == 1 and rows["voices"] == 2 and rows["clips"] == 1 and rows["finals"] == 1
+    cleared = run_cli("cache", "clear", "--workspace", ws, "--kind", "clips")
+    assert cleared.returncode == 0 and "removed 1 files" in cleared.stdout
+    assert not any((ws / "clips").glob("*.mp4")) and any((ws / "images").glob("*.png"))
+    # the next render remakes only the clip (and reuses the picture and the voice)
+    again = run_cli("render", story, "-o", tmp_path / "b.mp4", "--workspace", ws)
+    assert again.returncode == 0 and "made 1 clip" in again.stdout and "image" not in again.stdout
+    bad = run_cli("cache", "clear", "--workspace", ws, "--kind", "thumbnails")
+    assert bad.returncode == 2 and "unknown kind 'thumbnails'" in bad.stderr
+    assert run_cli("cache", "clear", "--workspace", ws).returncode == 0
+    assert not any(p.is_file() for p in ws.rglob("*"))
