@@ -78,7 +78,7 @@ def _main(
 class _Bars:
     """One tqdm bar per stage on stderr (only when it is a terminal), fed by the pipeline's events."""
 
-    STAGES = ("image", "voice", "captions", "clip", "merge")
+    STAGES = ("image", "voice", "captions", "clip", "soundtrack", "merge")
 
     def __init__(self, scenes: int) -> None:
         from tqdm import tqdm
@@ -86,9 +86,9 @@ class _Bars:
         show = sys.stderr.isatty()
         self.bars = {
             stage: tqdm(
-                total=1 if stage == "merge" else scenes,
-                desc=f"{stage:<8}",
-                unit="scene" if stage != "merge" else "short",
+                total=1 if stage in ("soundtrack", "merge") else scenes,
+                desc=f"{stage:<10}",
+                unit="short" if stage in ("soundtrack", "merge") else "scene",
                 position=i,
                 file=sys.stderr,
                 disable=not show,
@@ -217,7 +217,7 @@ def cache_clear(
     workspace: Annotated[Path | None, typer.Option("--workspace", help=_WS_HELP)] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", help="Only these kinds (images, voices, captions, clips, music, finals)."),
+        typer.Option("--kind", help="Only these kinds (images, voices, captions, clips, music, audio, finals)."),
     ] = None,
 ) -> None:
     """Delete cached artefacts (all kinds unless --kind is given)."""

@@ -23,7 +23,16 @@ from shortskit.captions import FONT_DIR, CaptionGroup, group_words, shift_groups
 from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
 from shortskit.providers import create_image, create_voice, image_names, voice_names
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
-from shortskit.render import ClipSpec, MusicMix, merge_clips, motion_for, render_clip, resolve_encoder
+from shortskit.render import (
+    ClipSpec,
+    MusicMix,
+    clip_frames,
+    make_soundtrack,
+    merge_clips,
+    motion_for,
+    render_clip,
+    resolve_encoder,
+)
 from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.story import CaptionStyle, Story
 from shortskit.text import split_sentences
@@ -47,13 +56,13 @@ log = logging.getLogger("shortskit")
 T = TypeVar("T")
 
 # Bump when the clip or merge commands change what they produce (invalidates cached clips/finals).
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 # Clip renders at once. ffmpeg's libx264 already uses every core, but a second job overlaps one clip's
 # single-threaded filters (zoompan, libass) and audio with the other's encode.
 DEFAULT_RENDER_JOBS = 2
 
-Stage = Literal["image", "voice", "captions", "clip", "merge"]
+Stage = Literal["image", "voice", "captions", "clip", "soundtrack", "merge"]
 State = Literal["started", "cached", "done", "retrying", "failed"]
 
 
@@ -238,7 +247,7 @@ class MoviepyEngine:
 
 ENGINES: dict[str, Callable[[], ClipEngine]] = {"ffmpeg": FfmpegEngine, "moviepy": MoviepyEngine}
 
-# Steps a scene reports as done or cached (image, voice, captions, clip); the merge adds one more.
+# Steps a scene reports as done or cached (image, voice, captions, clip); soundtrack and merge add two.
 _SCENE_STEPS = 4
 
 
@@ -286,8 +295,14 @@ class _Run:
         )
         self.render_limit = Limit("render", concurrency=render_jobs)
         self.scene_effects = scene_effects
-        self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "merge": 0}
-        self.total_steps = _SCENE_STEPS * len(story.scenes) + 1
+        self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "soundtrack": 0, "merge": 0}
+        self.total_steps = _SCENE_STEPS * len(story.scenes) + 2
+        # Resolved with each scene's voice; the soundtrack starts once all are.
+        loop = asyncio.get_running_loop()
+        self.voices_ready: list[asyncio.Future[tuple[Speech, str]]] = [loop.create_future() for _ in story.scenes]
+        for fut in self.voices_ready:
+            # a failed voice is reported by its scene; this keeps asyncio from also warning about it
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.steps_done = 0
 
     def emit(self, stage: Stage, state: State, scene: int | None = None, **kw: Any) -> None:
@@ -408,9 +423,33 @@ class _Run:
         return out, key
 
     async def voice_and_captions(self, i: int) -> tuple[Speech, str, Path | None, str]:
-        speech, voice_key = await self.speech(i)
+        done = self.voices_ready[i]
+        try:
+            speech, voice_key = await self.speech(i)
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result((speech, voice_key))
         ass, captions_key = await self.captions(i + 1, speech.words or ())
         return speech, voice_key, ass, captions_key
+
+    async def soundtrack(self, music: Path | Literal["bed"] | None) -> tuple[Path, str]:
+        """The short's audio, mixed as soon as every voice is ready (while the clips still render)."""
+        voiced = await asyncio.gather(*self.voices_ready)
+        fps = self.story.output.fps
+        durations = [
+            clip_frames(speech.duration + self.story.scene_pause(i), fps) / fps for i, (speech, _) in enumerate(voiced)
+        ]
+        mix = None if music is None else await _music_mix(self.story, self.ws, music, sum(durations))
+        mix_key = None if mix is None else [file_digest(mix.path), mix.volume, mix.duck, mix.fade_in, mix.fade_out]
+        key = hash_key("soundtrack", RENDER_VERSION, [k for _, k in voiced], durations, mix_key)
+        out = self.ws.path("audio", key, ".m4a")
+        if not self._reuse(out, "soundtrack", None):
+            with atomic_path(out) as tmp:
+                await make_soundtrack([sp.path for sp, _ in voiced], durations, tmp, music=mix)
+            self.made["soundtrack"] += 1
+            self.emit("soundtrack", "done", None, path=out)
+        return out, key
 
     def fonts_dir(self) -> Path:
         if self.story.captions.font_file:
@@ -473,24 +512,17 @@ class _Run:
         return result, key, voice_key
 
 
-async def _music(story: Story, ws: Workspace, music: str | Path | bool | None, total: float) -> MusicMix | None:
+async def _music_source(story: Story, music: str | Path | bool | None) -> Path | Literal["bed"] | None:
+    """The music to mix: a checked file, ``"bed"`` for the generated one, or None. Checked before any work."""
     m = story.music
     if music is False or (music is None and not m.enabled):
         return None
     if isinstance(music, (str, Path)):
-        path = Path(music).expanduser()
-        fieldname = "--music"
+        path, fieldname = Path(music).expanduser(), "--music"
     elif m.file is not None:
         path, fieldname = story.resolve(m.file), "music.file"
     else:
-        from shortskit.music import make_music_bed
-
-        length = 8 * (int(total // 8) + 1)  # whole 8 s steps, so similar stories share one bed
-        out = ws.path("music", hash_key("music-bed", m.mood, length, 1), ".wav")
-        if not out.exists():
-            with atomic_path(out) as tmp:
-                await asyncio.to_thread(make_music_bed, tmp, duration=float(length), mood=m.mood)
-        return MusicMix(out, volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
+        return "bed"
     if not path.is_file():
         raise StoryError(f"music file not found: {path}", file=story.source, field=fieldname)
     try:
@@ -499,7 +531,21 @@ async def _music(story: Story, ws: Workspace, music: str | Path | bool | None, t
         info = None
     if info is None or not info.has_audio:
         raise StoryError(f"cannot read {path.name} as audio", file=story.source, field=fieldname)
-    return MusicMix(path, volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
+    return path
+
+
+async def _music_mix(story: Story, ws: Workspace, source: Path | Literal["bed"], total: float) -> MusicMix:
+    m = story.music
+    path = source
+    if source == "bed":
+        from shortskit.music import make_music_bed
+
+        length = 8 * (int(total // 8) + 1)  # whole 8 s steps, so similar stories share one bed
+        path = ws.path("music", hash_key("music-bed", m.mood, length, 1), ".wav")
+        if not path.exists():
+            with atomic_path(path) as tmp:
+                await asyncio.to_thread(make_music_bed, tmp, duration=float(length), mood=m.mood)
+    return MusicMix(Path(path), volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
 
 
 def _metadata(story: Story, scenes: Sequence[SceneResult], duration: float) -> dict[str, Any]:
@@ -577,6 +623,7 @@ async def render(
     if not out.parent.is_dir():
         raise ConfigError(f"output folder does not exist: {out.parent}")
     speaker, painter = _checked_providers(story, voice=voice, images=images, deep=True)
+    music_source = await _music_source(story, music)
     ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
     ws.root.mkdir(parents=True, exist_ok=True)
     ws.sweep_temporaries()
@@ -611,7 +658,7 @@ async def render(
         for p in (speaker, painter):
             if http is not None and hasattr(p, "use_client"):
                 p.use_client(http)
-        return await _finish(run, story, ws, out, music)
+        return await _finish(run, story, ws, out, music_source)
     finally:
         if isinstance(enc, asyncio.Task) and not enc.done():
             enc.cancel()
@@ -619,38 +666,44 @@ async def render(
             await http.aclose()
 
 
-async def _finish(run: _Run, story: Story, ws: Workspace, out: Path, music: str | Path | bool | None) -> RenderResult:
-    """Every scene at once, then the merge and the files beside the short."""
-    results = await asyncio.gather(*(run.scene(i) for i in range(len(story.scenes))), return_exceptions=True)
+async def _finish(
+    run: _Run, story: Story, ws: Workspace, out: Path, music: Path | Literal["bed"] | None
+) -> RenderResult:
+    """Every scene at once and the soundtrack beside them, then the merge and the files beside the short."""
+    soundtrack_task = asyncio.create_task(run.soundtrack(music))
+    try:
+        results = await asyncio.gather(*(run.scene(i) for i in range(len(story.scenes))), return_exceptions=True)
+    except BaseException:  # cancelled or interrupted: stop the soundtrack too
+        soundtrack_task.cancel()
+        await asyncio.gather(soundtrack_task, return_exceptions=True)
+        raise
     failures: list[ShortskitError] = []
     for r in results:
-        if isinstance(r, BaseException):
-            if isinstance(r, (KeyboardInterrupt, asyncio.CancelledError)):
-                raise r
-            if not isinstance(r, ShortskitError):
-                raise r
+        if isinstance(r, BaseException) and not isinstance(r, ShortskitError):
+            soundtrack_task.cancel()
+            await asyncio.gather(soundtrack_task, return_exceptions=True)
+            raise r
+        if isinstance(r, ShortskitError):
             failures.append(r)
     if failures:
+        # The soundtrack still finishes if every voice did: finished work is kept for the next run.
+        await asyncio.gather(soundtrack_task, return_exceptions=True)
         raise SceneFailures(failures)
+    soundtrack, soundtrack_key = await soundtrack_task
 
     scenes: list[SceneResult] = []
-    clip_keys, voice_keys, t = [], [], 0.0
+    clip_keys, t = [], 0.0
     for r in results:
-        scene, clip_key, voice_key = r  # type: ignore[misc]
+        scene, clip_key, _ = r  # type: ignore[misc]
         scenes.append(SceneResult(scene.index, scene.image, scene.voice, scene.clip, t, scene.duration, scene.words))
         clip_keys.append(clip_key)
-        voice_keys.append(voice_key)
         t += scene.duration
     total = t
 
-    mix = await _music(story, ws, music, total)
-    mix_key = None if mix is None else [file_digest(mix.path), mix.volume, mix.duck, mix.fade_in, mix.fade_out]
-    final = ws.path("finals", hash_key("final", RENDER_VERSION, clip_keys, voice_keys, mix_key), ".mp4")
+    final = ws.path("finals", hash_key("final", RENDER_VERSION, clip_keys, soundtrack_key), ".mp4")
     if not run._reuse(final, "merge", None):
         with atomic_path(final) as tmp:
-            await merge_clips(
-                [s.clip for s in scenes], [s.voice for s in scenes], [s.duration for s in scenes], tmp, music=mix
-            )
+            await merge_clips([s.clip for s in scenes], soundtrack, tmp)
         run.made["merge"] += 1
         run.emit("merge", "done", None, path=final)
 

@@ -1,8 +1,8 @@
 """The ffmpeg engine: one pass per scene clip (Ken Burns + captions + voice) and the final merge.
 
 A clip is exactly ``frames / fps`` seconds long, video and audio alike, so clips join without drift. The
-merge copies the clips' video as is and builds the audio once from the voices (so the narration is encoded
-a single time), with the music looped, faded and ducked under the voice by a sidechain compressor.
+short's soundtrack is mixed once from the voices (music looped, faded and ducked under the voice by a
+sidechain compressor) while the clips render, so the merge copies both video and audio as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from shortskit.captions import FONT_DIR
 __all__ = [
     "PRESETS",
     "ClipSpec",
+    "MusicMix",
     "Preset",
     "clip_frames",
+    "make_soundtrack",
     "merge_clips",
     "motion_for",
     "render_clip",
@@ -29,6 +31,9 @@ __all__ = [
 
 AUDIO_RATE = 48000
 AUDIO_ARGS = ["-c:a", "aac", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2"]
+# A clip's own audio is only for previewing that scene (the short's track is mixed once, from the voices):
+# the fast AAC coder at a lower rate halves its cost.
+CLIP_AUDIO_ARGS = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k", "-ar", str(AUDIO_RATE), "-ac", "2"]
 MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right")
 
 
@@ -146,7 +151,7 @@ def clip_args(spec: ClipSpec, out: Path) -> list[str | Path]:
         "-map", "[v]", "-map", "[a]",
         "-frames:v", str(n), "-t", f"{spec.exact_duration:.6f}",
         *video_codec_args(spec.encoder, spec.quality), "-r", str(spec.fps),
-        *AUDIO_ARGS,
+        *CLIP_AUDIO_ARGS,
         "-movflags", "+faststart", "-f", "mp4", out,
     ]  # fmt: skip
 
@@ -177,33 +182,26 @@ class MusicMix:
     fade_out: float = 1.5  # seconds
 
 
-def merge_args(
-    clips: Sequence[Path],
-    voices: Sequence[Path],
-    durations: Sequence[float],
-    out: Path,
-    *,
-    music: MusicMix | None,
-    list_file: Path,
+def soundtrack_args(
+    voices: Sequence[Path], durations: Sequence[float], out: Path, *, music: MusicMix | None
 ) -> list[str | Path]:
-    """ffmpeg arguments that join ``clips`` (video copied) over one audio track built from ``voices``."""
-    _concat_list(clips, list_file)
+    """ffmpeg arguments for the short's whole audio track: each voice padded to its scene's length, joined,
+    with the music looped, faded and ducked under it (a sidechain compressor keyed by the voice)."""
     total = sum(durations)
-    args: list[str | Path] = ["-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", list_file]
+    args: list[str | Path] = ["-y", "-loglevel", "error"]
     for v in voices:
         args += ["-i", v]
     parts = []
     for i, d in enumerate(durations):
         parts.append(
-            f"[{i + 1}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+            f"[{i}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
             f"apad=whole_dur={d:.6f},atrim=end={d:.6f}[n{i}]"
         )
     labels = "".join(f"[n{i}]" for i in range(len(durations)))
     parts.append(f"{labels}concat=n={len(durations)}:v=0:a=1[voice]")
     if music is not None:
-        m = len(voices) + 1
+        m = len(voices)
         args += ["-stream_loop", "-1", "-i", music.path]
-        fade_out_at = max(total - music.fade_out, 0)
         mus = (
             f"[{m}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
             f"atrim=end={total:.6f},volume={music.volume}"
@@ -211,7 +209,7 @@ def merge_args(
         if music.fade_in > 0:
             mus += f",afade=t=in:d={music.fade_in}"
         if music.fade_out > 0:
-            mus += f",afade=t=out:st={fade_out_at:.3f}:d={music.fade_out}"
+            mus += f",afade=t=out:st={max(total - music.fade_out, 0):.3f}:d={music.fade_out}"
         parts.append(mus + "[music]")
         if music.duck:
             parts.append("[voice]asplit=2[vo][side]")
@@ -221,31 +219,41 @@ def merge_args(
             parts.append("[voice][music]amix=inputs=2:duration=first:normalize=0[a]")
     else:
         parts.append("[voice]anull[a]")
-    args += [
+    return [
+        *args,
         "-filter_complex", ";".join(parts),
-        "-map", "0:v", "-map", "[a]", "-c:v", "copy",
-        *AUDIO_ARGS, "-t", f"{total:.6f}",
+        "-map", "[a]", *AUDIO_ARGS, "-t", f"{total:.6f}", "-f", "mp4", out,
+    ]  # fmt: skip
+
+
+async def make_soundtrack(
+    voices: Sequence[Path], durations: Sequence[float], out: Path, *, music: MusicMix | None = None
+) -> Path:
+    """Encode the short's audio track (AAC in an .m4a) once; the merge then only copies it."""
+    if len(voices) != len(durations) or not voices:
+        raise ValueError("make_soundtrack needs one duration per voice")
+    await ffmpeg.run_async(soundtrack_args(voices, durations, out, music=music), what="mixing the soundtrack")
+    return out
+
+
+def merge_args(clips: Sequence[Path], soundtrack: Path, out: Path, *, list_file: Path) -> list[str | Path]:
+    """ffmpeg arguments that join the clips' video and put the soundtrack under it, both copied as they are."""
+    _concat_list(clips, list_file)
+    return [
+        "-y", "-loglevel", "error",
+        "-f", "concat", "-safe", "0", "-i", list_file, "-i", soundtrack,
+        "-map", "0:v", "-map", "1:a", "-c", "copy",
         "-movflags", "+faststart", "-f", "mp4", out,
     ]  # fmt: skip
-    return args
 
 
-async def merge_clips(
-    clips: Sequence[Path],
-    voices: Sequence[Path],
-    durations: Sequence[float],
-    out: Path,
-    *,
-    music: MusicMix | None = None,
-) -> Path:
-    """Join the scene clips into ``out``: video copied, narration + ducked music encoded once."""
-    if not (len(clips) == len(voices) == len(durations)) or not clips:
-        raise ValueError("merge_clips needs one voice and one duration per clip")
+async def merge_clips(clips: Sequence[Path], soundtrack: Path, out: Path) -> Path:
+    """Join the scene clips into ``out`` over the soundtrack: no re-encoding at all."""
+    if not clips:
+        raise ValueError("merge_clips needs at least one clip")
     list_file = out.with_name(out.name + ".concat.txt")
     try:
-        await ffmpeg.run_async(
-            merge_args(clips, voices, durations, out, music=music, list_file=list_file), what="merging the clips"
-        )
+        await ffmpeg.run_async(merge_args(clips, soundtrack, out, list_file=list_file), what="merging the clips")
     finally:
         list_file.unlink(missing_ok=True)
     return out

@@ -1,4 +1,4 @@
-"""The workspace: a content-addressed cache of every artefact (images, voices, captions, clips, finals).
+"""The workspace: a content-addressed cache of every artefact (images, voices, captions, clips, audio, finals).
 
 An artefact's name is the hash of everything that made it (inputs, settings, provider version), so a re-run
 finds what it made before and an edit redoes only what it touches. Files are written to a temporary name in
@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ["Workspace", "atomic_path", "default_workspace", "file_digest", "hash_key"]
 
-KINDS = ("images", "voices", "captions", "clips", "music", "finals")
+KINDS = ("images", "voices", "captions", "clips", "music", "audio", "finals")
 
 
 def default_workspace() -> Path:

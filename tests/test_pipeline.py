@@ -126,17 +126,17 @@ def test_second_run_makes_nothing_and_an_edit_remakes_only_that_scene(tmp_path: 
     story = story_of(3)
     first = render(story, tmp_path)
     assert len(RecordingVoice.recorder.calls) == 3 and len(RecordingImages.recorder.calls) == 3
-    assert first.made == {"image": 3, "voice": 3, "captions": 3, "clip": 3, "merge": 1}
+    assert first.made == {"image": 3, "voice": 3, "captions": 3, "clip": 3, "soundtrack": 1, "merge": 1}
 
     again = render(story, tmp_path, "again.mp4")
     assert len(RecordingVoice.recorder.calls) == 3 and len(RecordingImages.recorder.calls) == 3
-    assert again.made == {"image": 0, "voice": 0, "captions": 0, "clip": 0, "merge": 0}
+    assert again.made == {"image": 0, "voice": 0, "captions": 0, "clip": 0, "soundtrack": 0, "merge": 0}
 
     story.scenes[1].text = "A different second scene."
     edited = render(story, tmp_path, "edited.mp4")
     assert RecordingVoice.recorder.calls[3:] == ["A different second scene."]
     assert len(RecordingImages.recorder.calls) == 3  # the prompt did not change
-    assert edited.made == {"image": 0, "voice": 1, "captions": 1, "clip": 1, "merge": 1}
+    assert edited.made == {"image": 0, "voice": 1, "captions": 1, "clip": 1, "soundtrack": 1, "merge": 1}
 
     story.scenes[2].image_prompt = "a new picture"
     render(story, tmp_path, "new_picture.mp4")
@@ -149,7 +149,7 @@ def test_caption_style_change_remakes_captions_and_clips_only(tmp_path: Path) ->
     render(story, tmp_path)
     story.captions.highlight_color = "#FF0000"
     result = render(story, tmp_path, "red.mp4")
-    assert result.made == {"image": 0, "voice": 0, "captions": 2, "clip": 2, "merge": 1}
+    assert result.made == {"image": 0, "voice": 0, "captions": 2, "clip": 2, "soundtrack": 0, "merge": 1}
     assert len(RecordingVoice.recorder.calls) == 2 and len(RecordingImages.recorder.calls) == 2
 
 
@@ -157,7 +157,7 @@ def test_force_remakes_everything(tmp_path: Path) -> None:
     story = story_of(2)
     render(story, tmp_path)
     result = render(story, tmp_path, "forced.mp4", force=True)
-    assert result.made == {"image": 2, "voice": 2, "captions": 2, "clip": 2, "merge": 1}
+    assert result.made == {"image": 2, "voice": 2, "captions": 2, "clip": 2, "soundtrack": 1, "merge": 1}
     assert len(RecordingVoice.recorder.calls) == 4
 
 
@@ -185,7 +185,7 @@ def test_401_fails_at_once_and_the_other_scenes_are_kept(tmp_path: Path) -> None
     assert not out.exists()
     # the re-run makes only the failed scene
     result = render(story, tmp_path)
-    assert result.made == {"image": 1, "voice": 0, "captions": 0, "clip": 1, "merge": 1}
+    assert result.made == {"image": 1, "voice": 0, "captions": 0, "clip": 1, "soundtrack": 0, "merge": 1}
     assert RecordingImages.recorder.calls.count("picture 2") == 2
 
 
@@ -242,7 +242,8 @@ def test_progress_events_cover_every_stage(tmp_path: Path) -> None:
     events: list[Event] = []
     render(story, tmp_path, on_progress=events.append)
     done = {(e.scene, e.stage) for e in events if e.state == "done"}
-    assert done == {(s, st) for s in (1, 2) for st in ("image", "voice", "captions", "clip")} | {(None, "merge")}
+    stages = ("image", "voice", "captions", "clip")
+    assert done == {(s, st) for s in (1, 2) for st in stages} | {(None, "soundtrack"), (None, "merge")}
     events.clear()
     render(story, tmp_path, "again.mp4", on_progress=events.append)
     assert {e.state for e in events} == {"cached"}
