@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from shortskit._version import __version__
+from shortskit.cli_http import seo, write
 from shortskit.errors import ShortskitError
 
 app = typer.Typer(
@@ -165,6 +166,10 @@ def render(
         _fail(exc)
     made = ", ".join(f"{v} {k}" for k, v in result.made.items() if v) or "nothing new"
     typer.echo(f"wrote {result.video} ({result.duration:.1f} s, {len(result.scenes)} scenes; made {made})")
+
+
+app.command()(write)
+app.command()(seo)
 
 
 @app.command()

@@ -35,7 +35,6 @@ from shortskit.render import (
 )
 from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.story import CaptionStyle, Story
-from shortskit.text import split_sentences
 from shortskit.workspace import Workspace, atomic_path, default_workspace, file_digest, hash_key
 
 __all__ = [
@@ -549,21 +548,11 @@ async def _music_mix(story: Story, ws: Workspace, source: Path | Literal["bed"],
 
 
 def _metadata(story: Story, scenes: Sequence[SceneResult], duration: float) -> dict[str, Any]:
-    text = " ".join(s.text for s in story.scenes)
-    description = story.description
-    if not description:
-        description = ""
-        for sentence in split_sentences(text, story.language):
-            if len(description) + len(sentence) > 300:
-                break
-            description = f"{description} {sentence}".strip()
-    tags = [t if t.startswith("#") else f"#{t}" for t in story.hashtags]
-    if "#shorts" not in {t.lower() for t in tags}:
-        tags.append("#shorts")
+    """``OUT.json``: the offline SEO metadata (as ``shortskit seo`` without a writer) plus scene times."""
+    from shortskit import seo
+
     return {
-        "title": story.title[:100],
-        "description": description,
-        "hashtags": tags,
+        **seo.metadata(story),
         "language": story.language,
         "duration": round(duration, 3),
         "scenes": [
@@ -651,9 +640,9 @@ async def render(
     own_client = client is None and any(hasattr(p, "use_client") for p in (speaker, painter))
     http = client
     if own_client:
-        import httpx
+        from shortskit.http import make_client
 
-        http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=15.0), follow_redirects=True)
+        http = make_client()
     try:
         for p in (speaker, painter):
             if http is not None and hasattr(p, "use_client"):

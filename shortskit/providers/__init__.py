@@ -31,9 +31,13 @@ __all__ = [
 # name -> "module:attr" (imported on first use, so optional extras cost nothing) or a factory
 _VOICES: dict[str, str | Callable[..., VoiceProvider]] = {
     "espeak": "shortskit.providers.espeak:EspeakVoice",
+    "kokoro": "shortskit.providers.openai_speech:KokoroSpeech",
+    "openai": "shortskit.providers.openai_speech:OpenAISpeech",
 }
 _IMAGES: dict[str, str | Callable[..., ImageProvider]] = {
+    "openai": "shortskit.providers.openai_images:OpenAIImages",
     "procedural": "shortskit.providers.procedural:ProceduralImages",
+    "together": "shortskit.providers.together:TogetherImages",
 }
 
 

@@ -1,0 +1,268 @@
+"""The writer: a topic turned into a :class:`~shortskit.story.Story` by any OpenAI-compatible chat endpoint.
+
+The model is asked for JSON (``response_format: json_object``, the story's JSON Schema in the prompt); its reply
+is validated with :func:`~shortskit.story.parse_story`. A reply that is not valid JSON or not a valid story is
+sent back once with the error; a second bad reply is a :class:`~shortskit.errors.ProviderError`.
+Configuration: ``SHORTSKIT_WRITER_BASE_URL`` (default OpenAI), ``SHORTSKIT_WRITER_API_KEY`` (else
+``OPENAI_API_KEY``), ``SHORTSKIT_WRITER_MODEL`` (else ``gpt-4o-mini``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from shortskit.errors import ConfigError, ProviderError, StoryError
+from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, Secret, base_url, post_json
+from shortskit.scheduler import Limit, RetryPolicy, call
+from shortskit.story import Story, parse_story, story_schema
+
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_MODEL",
+    "KEY_ENVS",
+    "MODEL_ENV",
+    "Writer",
+    "story_reply_schema",
+    "write_story",
+    "write_story_sync",
+    "writer_configured",
+]
+
+log = logging.getLogger("shortskit")
+T = TypeVar("T")
+
+BASE_URL_ENV = "SHORTSKIT_WRITER_BASE_URL"
+KEY_ENVS = ("SHORTSKIT_WRITER_API_KEY", "OPENAI_API_KEY")  # the first one set is used
+MODEL_ENV = "SHORTSKIT_WRITER_MODEL"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"
+MAX_SCENES = 20
+
+
+def writer_configured() -> bool:
+    """True when a writer key is in the environment (``SHORTSKIT_WRITER_API_KEY`` or ``OPENAI_API_KEY``)."""
+    return any(os.environ.get(env, "").strip() for env in KEY_ENVS)
+
+
+def _key() -> tuple[Secret, str]:
+    for env in KEY_ENVS:
+        value = os.environ.get(env, "").strip()
+        if value:
+            return Secret(value), env
+    raise ConfigError(f"writer: set the {KEY_ENVS[0]} environment variable (or {KEY_ENVS[1]}) to your API key")
+
+
+def _loads(reply: str) -> Any:
+    """JSON from a model's reply, forgiving a Markdown code fence around it."""
+    text = reply.strip()
+    fence = re.match(r"^```[a-zA-Z]*\s*\n(.*?)\n?```\s*$", text, re.S)
+    if fence:
+        text = fence.group(1).strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        first, last = text.find("{"), text.rfind("}")
+        if 0 < first < last:  # prose around one object
+            try:
+                return json.loads(text[first : last + 1])
+            except json.JSONDecodeError:
+                pass
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+class Writer(HttpProvider):
+    """An OpenAI-compatible chat model that answers in JSON, with one correction round for bad replies."""
+
+    name: ClassVar[str] = "writer"
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        temperature: float = 0.8,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.model = (model or os.environ.get(MODEL_ENV, "") or DEFAULT_MODEL).strip()
+        if not self.model:
+            raise ConfigError("writer: the model name must not be empty")
+        self.base_url = _base(base_url)
+        self.temperature = float(temperature)
+        self.timeout = float(timeout)
+        self.retry = retry or RetryPolicy()
+        self._key, self.key_env = _key()
+        self._limit = Limit("writer", concurrency=1)
+
+    async def chat(self, messages: list[dict[str, str]]) -> str:
+        """One chat completion (retried on 429/5xx/timeouts by the scheduler); the reply's text."""
+
+        async def once() -> str:
+            body = {
+                "model": self.model,
+                "messages": messages,
+                "response_format": {"type": "json_object"},
+                "temperature": self.temperature,
+            }
+            answer = await post_json(self, f"{self.base_url}/chat/completions", body)
+            return self._content(answer)
+
+        return await call(once, limit=self._limit, policy=self.retry)
+
+    def _content(self, answer: Any) -> str:
+        try:
+            choice = answer["choices"][0]
+            message = choice["message"]
+        except (KeyError, IndexError, TypeError):
+            raise ProviderError("answered without choices[0].message", provider=self.name) from None
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, str) or not content.strip():
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            why = f": the model refused ({str(refusal)[:200]})" if refusal else ""
+            raise ProviderError(f"answered with an empty message{why}", provider=self.name)
+        if choice.get("finish_reason") == "length":
+            log.warning("writer: the reply was cut off at the model's length limit")
+        return content
+
+    async def ask_json(self, messages: list[dict[str, str]], validate: Callable[[Any], T], *, what: str) -> T:
+        """Ask for JSON and ``validate`` it; a bad reply goes back once with the error, then fails clearly.
+
+        ``validate`` raises :class:`ValueError` (a :class:`StoryError` is one) for a reply that will not do.
+        """
+        messages = list(messages)
+        problem = ""
+        for attempt in (1, 2):
+            reply = await self.chat(messages)
+            try:
+                return validate(_loads(reply))
+            except ValueError as exc:
+                problem = str(exc)
+            log.info("writer: reply %d was not %s (%s)", attempt, what, problem)
+            messages += [
+                {"role": "assistant", "content": reply},
+                {
+                    "role": "user",
+                    "content": f"That reply is not {what}: {problem}\n"
+                    "Answer again with the corrected JSON object only, no other text.",
+                },
+            ]
+        raise ProviderError(f"{self.model} did not give {what}, even after a correction: {problem}", provider=self.name)
+
+
+def _base(option: str | None) -> str:
+    return base_url(option, BASE_URL_ENV, DEFAULT_BASE_URL)
+
+
+# -- stories -----------------------------------------------------------------------------------------------
+
+
+def story_reply_schema(scenes: int) -> dict[str, Any]:
+    """The part of the story JSON Schema a writer fills in: title, language, description, hashtags, scenes."""
+    full = story_schema()
+    props = full["properties"]
+    scene = full["$defs"]["Scene"]["properties"]
+    return {
+        "type": "object",
+        "required": ["title", "language", "description", "hashtags", "scenes"],
+        "additionalProperties": False,
+        "properties": {
+            **{k: props[k] for k in ("title", "language", "hashtags")},
+            "description": {"type": "string", "description": props["description"]["description"]},
+            "scenes": {
+                "type": "array",
+                "minItems": scenes,
+                "maxItems": scenes,
+                "description": props["scenes"]["description"],
+                "items": {
+                    "type": "object",
+                    "required": ["text", "image_prompt"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "text": scene["text"],
+                        "image_prompt": {"type": "string", "description": scene["image_prompt"]["description"]},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _story_messages(topic: str, scenes: int, language: str) -> list[dict[str, str]]:
+    schema = json.dumps(story_reply_schema(scenes), ensure_ascii=False)
+    system = (
+        "You write scripts for vertical short videos (YouTube Shorts, Reels, TikTok). A script is a list of "
+        "scenes; each scene is one or two short spoken sentences (about 12 to 30 words) and an image prompt "
+        "that describes one striking, concrete picture for it (subject, setting, light, style; no text in the "
+        "picture). Open with a hook, end with a payoff. Write the narration, title, description and hashtags "
+        f"in the language {language!r}; write image prompts in English.\n"
+        "Reply with one JSON object and nothing else, valid against this JSON Schema:\n"
+        f"{schema}"
+    )
+    user = f"Topic: {topic}\nScenes: exactly {scenes}\nLanguage: {language}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _story_from(data: Any, *, scenes: int, language: str) -> Story:
+    if not isinstance(data, dict):
+        raise StoryError(f"the reply must be a JSON object, got {type(data).__name__}")
+    # Only what a writer decides; render settings stay the user's. Unknown keys are dropped, not argued over.
+    keep: dict[str, Any] = {k: data[k] for k in ("title", "description", "hashtags") if data.get(k) is not None}
+    keep["language"] = language
+    raw_scenes = data.get("scenes")
+    if isinstance(raw_scenes, list):
+        keep["scenes"] = [
+            {k: s[k] for k in ("text", "image_prompt") if k in s} if isinstance(s, dict) else s for s in raw_scenes
+        ]
+    else:
+        keep["scenes"] = raw_scenes
+    story = parse_story(keep)
+    if len(story.scenes) != scenes:
+        raise StoryError(f"expected exactly {scenes} scenes, got {len(story.scenes)}", field="scenes")
+    return story
+
+
+async def write_story(
+    topic: str,
+    *,
+    scenes: int = 5,
+    language: str = "en",
+    model: str | None = None,
+    base_url: str | None = None,
+    client: httpx.AsyncClient | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Story:
+    """A new story about ``topic``: ``scenes`` scenes of narration and image prompts in ``language``.
+
+    Raises :class:`ConfigError` when no key is set, :class:`ProviderError` when the endpoint fails or the model
+    gives no valid story after one correction.
+    """
+    if not topic or not topic.strip():
+        raise ConfigError("the topic must not be empty")
+    if isinstance(scenes, bool) or not isinstance(scenes, int) or not 1 <= scenes <= MAX_SCENES:
+        raise ConfigError(f"scenes must be a whole number from 1 to {MAX_SCENES}, got {scenes!r}")
+    try:
+        parse_story({"title": "x", "language": language, "scenes": [{"text": "x", "image_prompt": "x"}]})
+    except StoryError:
+        raise ConfigError(f"language must be a BCP-47 tag like en, es or pt-BR, got {language!r}") from None
+    writer = Writer(model=model, base_url=base_url, retry=retry, timeout=timeout)
+    if client is not None:
+        writer.use_client(client)
+    return await writer.ask_json(
+        _story_messages(topic.strip(), scenes, language),
+        lambda data: _story_from(data, scenes=scenes, language=language),
+        what="a valid story",
+    )
+
+
+def write_story_sync(topic: str, **options: Any) -> Story:
+    """Blocking :func:`write_story` for scripts and the CLI."""
+    return asyncio.run(write_story(topic, **options))
