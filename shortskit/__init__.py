@@ -16,6 +16,7 @@ from shortskit.errors import (
     ShortskitError,
     StoryError,
 )
+from shortskit.handles import RenderHandle, start, start_many
 from shortskit.pipeline import (
     ClipEngine,
     Event,
@@ -26,6 +27,7 @@ from shortskit.pipeline import (
     render,
     render_sync,
 )
+from shortskit.preview import render_scene
 from shortskit.providers import (
     create_image,
     create_voice,
@@ -65,6 +67,7 @@ __all__ = [
     "OutputSettings",
     "ProviderError",
     "RenderError",
+    "RenderHandle",
     "RenderResult",
     "RetryPolicy",
     "Scene",
@@ -89,9 +92,12 @@ __all__ = [
     "register_image",
     "register_voice",
     "render",
+    "render_scene",
     "render_sync",
     "save_story",
     "split_sentences",
+    "start",
+    "start_many",
     "story_schema",
     "voice_names",
     "write_ass",

@@ -1,0 +1,184 @@
+"""Voice samples for cloning: check a recording (readable, 3–60 s, not silent), convert it, keep it by name.
+
+A sample becomes a 24 kHz mono 16-bit WAV; :func:`save_voice` files it in the workspace's voice library
+(``<workspace>/voices-library/<name>.wav`` plus ``<name>.json``) where a cloning voice can find it by name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import shutil
+import time
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortskit import ffmpeg
+from shortskit.errors import ConfigError, InputFileError, ShortskitError
+from shortskit.workspace import atomic_path, default_workspace
+
+__all__ = [
+    "CLONING_HINT",
+    "LIBRARY",
+    "MAX_SECONDS",
+    "MIN_SECONDS",
+    "SAMPLE_RATE",
+    "SILENCE_DBFS",
+    "VoiceSample",
+    "cloning_available",
+    "library_voice",
+    "library_voices",
+    "prepare_sample",
+    "save_voice",
+    "voice_library",
+]
+
+SAMPLE_RATE = 24_000  # Hz: what Chatterbox (and most cloning models) read
+MIN_SECONDS = 3.0  # shorter samples do not carry enough of a voice to clone
+MAX_SECONDS = 60.0  # longer ones only slow cloning down
+SILENCE_DBFS = -50.0  # a sample whose RMS level is below this is taken as silent
+LIBRARY = "voices-library"  # folder of saved voices inside the workspace
+CLONING_HINT = "Voice cloning needs the Chatterbox provider: pip install 'shortskit[chatterbox]' on a GPU machine."
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class VoiceSample:
+    """A checked voice sample, converted to a 24 kHz mono WAV."""
+
+    path: Path  # the converted WAV
+    source: str  # name of the file it came from
+    duration: float  # seconds
+    sample_rate: int  # Hz (always SAMPLE_RATE)
+    level_dbfs: float  # RMS level, dB below full scale
+
+
+def _bad(path: Path, problem: str) -> InputFileError:
+    return InputFileError(f"{path.name}: {problem}", provider="voice sample")
+
+
+def _decode(path: Path) -> np.ndarray:
+    """The sample's audio at SAMPLE_RATE, mono, after every check but silence; raises InputFileError."""
+    if not path.is_file():
+        raise _bad(path, "file not found")
+    if path.stat().st_size == 0:
+        raise _bad(path, "the file is empty")
+    try:
+        info = ffmpeg.probe(path)
+    except ShortskitError:
+        raise _bad(path, "not an audio file ffmpeg can read (WAV, MP3 or M4A expected)") from None
+    if not info.has_audio:
+        raise _bad(path, "has no audio stream (WAV, MP3 or M4A expected)")
+    if info.duration is not None and info.duration > MAX_SECONDS + 0.5:
+        raise _bad(path, f"is {info.duration:.1f} s long; a voice sample must be {MIN_SECONDS:g} to {MAX_SECONDS:g} s")
+    try:
+        # decode one second past the limit: enough to tell "too long" when the container's length lies
+        samples = ffmpeg.decode_audio(path, sample_rate=SAMPLE_RATE, duration=MAX_SECONDS + 1)
+    except ShortskitError as exc:
+        raise _bad(path, f"cannot decode its audio ({exc})") from None
+    seconds = len(samples) / SAMPLE_RATE
+    if seconds < MIN_SECONDS:
+        raise _bad(path, f"is only {seconds:.1f} s long; a voice sample must be {MIN_SECONDS:g} to {MAX_SECONDS:g} s")
+    if seconds > MAX_SECONDS:
+        raise _bad(path, f"is longer than {MAX_SECONDS:g} s; trim it to {MIN_SECONDS:g}–{MAX_SECONDS:g} s of speech")
+    return samples
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+def prepare_sample(source: str | Path, out: str | Path) -> VoiceSample:
+    """Check the recording ``source`` and write it to ``out`` as a 24 kHz mono 16-bit WAV.
+
+    Raises :class:`~shortskit.errors.InputFileError` naming the file when it cannot be read, is shorter than
+    3 s or longer than 60 s, or is silent.
+    """
+    source, out = Path(source), Path(out)
+    samples = _decode(source)
+    level = _dbfs(samples)
+    if level < SILENCE_DBFS:
+        shown = "no sound at all" if level == -math.inf else f"level {level:.0f} dBFS"
+        raise _bad(source, f"is silent ({shown}); record a few seconds of clear speech")
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with atomic_path(out) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm.tobytes())
+    return VoiceSample(out, source.name, len(samples) / SAMPLE_RATE, SAMPLE_RATE, round(level, 1))
+
+
+def voice_library(workspace: str | Path | None = None) -> Path:
+    """The folder of saved voices: ``<workspace>/voices-library``."""
+    root = Path(workspace).expanduser() if workspace is not None else default_workspace()
+    return root / LIBRARY
+
+
+def save_voice(
+    sample: VoiceSample | str | Path,
+    name: str,
+    *,
+    workspace: str | Path | None = None,
+    provider: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Path:
+    """Keep ``sample`` (a prepared sample, or any recording: it is checked and converted) as voice ``name``.
+
+    Writes ``<name>.wav`` and ``<name>.json`` (facts plus the ``provider`` and ``settings`` to use it with)
+    in :func:`voice_library`, replacing a voice of that name; returns the WAV's path.
+    """
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"voice name {name!r}: use 1 to 64 letters, digits, '-' or '_' (starting with a letter or digit)"
+        )
+    folder = voice_library(workspace)
+    folder.mkdir(parents=True, exist_ok=True)
+    wav = folder / f"{name}.wav"
+    if isinstance(sample, VoiceSample):
+        if sample.path.resolve() != wav.resolve():
+            with atomic_path(wav) as tmp:
+                shutil.copyfile(sample.path, tmp)
+        sample = VoiceSample(wav, sample.source, sample.duration, sample.sample_rate, sample.level_dbfs)
+    else:
+        sample = prepare_sample(sample, wav)
+    facts = {k: v for k, v in asdict(sample).items() if k != "path"}
+    meta = {
+        "name": name,
+        "file": wav.name,
+        **facts,
+        "provider": provider,
+        "settings": settings or {},
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with atomic_path(folder / f"{name}.json") as tmp:
+        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return wav
+
+
+def library_voices(workspace: str | Path | None = None) -> list[str]:
+    """Names of the saved voices, sorted."""
+    folder = voice_library(workspace)
+    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.wav").is_file())
+
+
+def library_voice(name: str, *, workspace: str | Path | None = None) -> Path:
+    """The WAV of saved voice ``name``; the error lists the saved names."""
+    wav = voice_library(workspace) / f"{name}.wav"
+    if not _NAME.match(name) or not wav.is_file():
+        names = ", ".join(library_voices(workspace)) or "none saved yet"
+        raise ConfigError(f"no saved voice {name!r}; saved voices: {names}")
+    return wav
+
+
+def cloning_available() -> bool:
+    """True when the Chatterbox package (voice cloning) can be imported here."""
+    return importlib.util.find_spec("chatterbox") is not None
