@@ -33,7 +33,7 @@ from shortskit.render import (
     render_clip,
     resolve_encoder,
 )
-from shortskit.scheduler import Limit, RetryPolicy, call
+from shortskit.scheduler import Limit, RetryPolicy, call, shared_limit
 from shortskit.story import CaptionStyle, Story
 from shortskit.workspace import Workspace, atomic_path, default_workspace, file_digest, hash_key
 
@@ -280,19 +280,20 @@ class _Run:
         # The encoder may still be being probed (a test encode for NVENC): clips await it when they need it.
         self.quality, self._encoder, self.engine = quality, encoder, engine
         self.force, self.hook, self.retry = force, hook, retry
-        self.voice_limit = Limit(
+        # Limits are shared with every other render on this event loop (see scheduler.shared_limit).
+        self.voice_limit = shared_limit(
             f"voice {voice.name}",
             concurrency=max(1, int(getattr(voice, "max_concurrency", 1))),
             rate_per_minute=getattr(voice, "rate_per_minute", None),
             burst=getattr(voice, "rate_burst", None),
         )
-        self.image_limit = Limit(
+        self.image_limit = shared_limit(
             f"images {images.name}",
             concurrency=max(1, int(getattr(images, "max_concurrency", 1))),
             rate_per_minute=getattr(images, "rate_per_minute", None),
             burst=getattr(images, "rate_burst", None),
         )
-        self.render_limit = Limit("render", concurrency=render_jobs)
+        self.render_limit = shared_limit("render", concurrency=render_jobs)
         self.scene_effects = scene_effects
         self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "soundtrack": 0, "merge": 0}
         self.total_steps = _SCENE_STEPS * len(story.scenes) + 2

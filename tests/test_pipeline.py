@@ -301,3 +301,21 @@ def test_killed_run_resumes(tmp_path: Path, sig: signal.Signals) -> None:
     info = ffmpeg.probe(tmp_path / "short.mp4")
     assert (info.width, info.height) == (540, 960) and info.has_audio
     assert info.duration and info.duration > 6 * 2.5
+
+
+def test_renders_on_one_loop_share_provider_limits(tmp_path: Path) -> None:
+    """Two stories rendered at once (as start_many does) never exceed one provider's concurrency."""
+
+    async def main() -> None:
+        a, b = story_of(3), story_of(3)
+        for s in (a, b):
+            s.images.options = {"max_concurrency": 1, "delay": 0.05}
+        b.scenes[0].image_prompt = "another picture"  # different work, same provider
+        await asyncio.gather(
+            shortskit.render(a, tmp_path / "a.mp4", workspace=tmp_path / "ws", retry=FAST_RETRY),
+            shortskit.render(b, tmp_path / "b.mp4", workspace=tmp_path / "ws", retry=FAST_RETRY),
+        )
+
+    asyncio.run(main())
+    assert RecordingImages.recorder.max_in_flight == 1
+    assert ffmpeg.probe(tmp_path / "a.mp4").has_video and ffmpeg.probe(tmp_path / "b.mp4").has_video
