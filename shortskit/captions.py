@@ -8,9 +8,12 @@ fresh machine may have no emoji font); the SRT keeps the text exactly as written
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pysubs2
 
@@ -22,7 +25,9 @@ __all__ = [
     "FONT_DIR",
     "FONT_FILE",
     "CaptionGroup",
+    "font_metrics",
     "group_words",
+    "missing_glyphs",
     "shift_groups",
     "write_ass",
     "write_srt",
@@ -55,12 +60,14 @@ def group_words(
     max_chars: int = 18,
     max_gap: float = 0.6,
     linger: float = 0.35,
+    until: float | None = None,
 ) -> list[CaptionGroup]:
     """Group timed words into captions.
 
     A group closes at ``max_words``, before it would pass ``max_chars``, after a word ending a sentence,
     after a clause mark once it has two words, or before a silence longer than ``max_gap`` seconds. Each
-    group stays up until the next starts, or ``linger`` seconds past its last word if a pause follows.
+    group stays up until the next starts, or ``linger`` seconds past its last word if a pause follows, but
+    never past ``until`` (the end of the scene), so scenes joined end to end never overlap.
     """
     groups: list[list[Word]] = []
     current: list[Word] = []
@@ -86,7 +93,10 @@ def group_words(
         if i + 1 < len(groups):
             nxt = groups[i + 1][0].start
             end = nxt if nxt - g[-1].end <= max_gap else min(end, nxt)
-        out.append(CaptionGroup(tuple(g), start, max(end, start + 0.05)))
+        end = max(end, start + 0.05)
+        if until is not None:
+            end = max(min(end, until), start)
+        out.append(CaptionGroup(tuple(g), start, end))
     return out
 
 
@@ -100,6 +110,66 @@ def shift_groups(groups: Iterable[CaptionGroup], offset: float) -> list[CaptionG
         )
         for g in groups
     ]
+
+
+@lru_cache(maxsize=16)
+def font_metrics(font: str) -> tuple[float, float, float]:
+    """(Pillow size per libass size, ascent, descent), the last two as fractions of the libass size.
+
+    libass, mimicking GDI, makes ``usWinAscent + usWinDescent`` equal the font size; Pillow sizes by the
+    em. Read the head and OS/2 tables directly (no fontTools needed); fall back to Pillow's own metrics.
+    """
+    try:
+        data = Path(font).read_bytes()
+        (num_tables,) = struct.unpack_from(">H", data, 4)
+        tables = {}
+        for i in range(num_tables):
+            tag, _, offset, _ = struct.unpack_from(">4sIII", data, 12 + 16 * i)
+            tables[tag] = offset
+        (upem,) = struct.unpack_from(">H", data, tables[b"head"] + 18)
+        win_ascent, win_descent = struct.unpack_from(">HH", data, tables[b"OS/2"] + 74)
+        total = win_ascent + win_descent
+        if upem and total:
+            return upem / total, win_ascent / total, win_descent / total
+    except (OSError, KeyError, struct.error):
+        pass
+    from PIL import ImageFont
+
+    ascent, descent = ImageFont.truetype(font, 1000).getmetrics()
+    total = ascent + descent
+    return 1000 / total, ascent / total, descent / total
+
+
+@lru_cache(maxsize=8)
+def _glyph_probe(font: str) -> tuple[Any, tuple[tuple[int, int], bytes]]:
+    from PIL import ImageFont
+
+    pil = ImageFont.truetype(font, 40)
+    notdef = pil.getmask("\U0010fffd")  # a private-use code point no font draws: what "missing" looks like
+    return pil, (notdef.size, bytes(notdef))
+
+
+def missing_glyphs(text: str, font: str | Path = FONT_FILE) -> str:
+    """The characters of ``text`` (spaces and emoji aside) that ``font`` has no glyph for, each once."""
+    pil, notdef = _glyph_probe(str(font))
+    seen: dict[str, None] = {}
+    for ch in strip_emoji(text):
+        if ch.isspace() or ch in seen:
+            continue
+        mask = pil.getmask(ch)
+        if (mask.size, bytes(mask)) == notdef:
+            seen[ch] = None
+    return "".join(seen)
+
+
+def _fit_size(words: Sequence[str], size: float, stroke: float, room: float, font: Path) -> float:
+    """The largest size up to ``size`` at which the longest word fits in ``room`` pixels (words never break)."""
+    from PIL import ImageFont
+
+    em_per_size, _, _ = font_metrics(str(font))
+    pil = ImageFont.truetype(str(font), max(1, round(size * em_per_size)))
+    widest = max((pil.getlength(w) + 2 * stroke for w in words if w), default=0.0)
+    return size if widest <= room else size * room / widest
 
 
 def _color(hex_color: str) -> pysubs2.Color:
@@ -152,20 +222,30 @@ def write_ass(
     *,
     width: int = 1080,
     height: int = 1920,
+    font_file: Path = FONT_FILE,
 ) -> Path:
-    """Write ``groups`` as an ASS file for a ``width`` x ``height`` video, one event per spoken word."""
+    """Write ``groups`` as an ASS file for a ``width`` x ``height`` video, one event per spoken word.
+
+    A group whose longest word would not fit between the side margins is drawn smaller (``\\fs``), since
+    a word is never broken across lines.
+    """
     subs = pysubs2.SSAFile()
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0"})
     subs.info["Title"] = "shortskit captions"
     subs.styles = {"Default": _ass_style(style, width)}
     hi = _ass_color(style.highlight_color)
     pop = r"\fscx110\fscy110" if style.pop else ""
+    st = subs.styles["Default"]
+    room = width - st.marginl - st.marginr
     for g in groups:
         shown = [_display(w.text, style) for w in g.words]
         if not any(shown):
             continue
+        size = _fit_size(shown, st.fontsize, st.outline, room, font_file)
+        fit = f"{{\\fs{size:.1f}}}" if size < st.fontsize else ""
         if not style.highlight:
-            subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=" ".join(t for t in shown if t)))
+            text = fit + " ".join(t for t in shown if t)
+            subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=text))
             continue
         for i, w in enumerate(g.words):
             start = g.start if i == 0 else w.start
@@ -173,7 +253,7 @@ def write_ass(
             if end <= start:
                 continue
             parts = [(f"{{\\c{hi}{pop}}}{t}{{\\r}}" if j == i else t) for j, t in enumerate(shown) if t]
-            subs.append(pysubs2.SSAEvent(start=_ms(start), end=_ms(end), text=" ".join(parts)))
+            subs.append(pysubs2.SSAEvent(start=_ms(start), end=_ms(end), text=fit + " ".join(parts)))
     path = Path(path)
     subs.save(str(path), format_="ass", encoding="utf-8")
     return path

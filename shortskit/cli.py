@@ -120,7 +120,9 @@ class _Bars:
 @app.command()
 def render(
     story: Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="The MP4 to write.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="The MP4 to write [default: STORY-short.mp4 here].")
+    ] = None,
     voice: Annotated[str | None, typer.Option("--voice", help="Voice provider name (overrides the story).")] = None,
     images: Annotated[str | None, typer.Option("--images", help="Image provider name (overrides the story).")] = None,
     workspace: Annotated[
@@ -139,9 +141,11 @@ def render(
 
     try:
         if music is not None and no_music:
-            raise typer.BadParameter("use --music FILE or --no-music, not both")
+            typer.echo("error: use --music FILE or --no-music, not both", err=True)
+            raise typer.Exit(2)
         s = load_story(story)
-        out = output or Path(story.with_suffix(".mp4").name)
+        # The default name keeps OUT.json clear of the story file itself.
+        out = output or Path(f"{story.stem}-short.mp4")
         bars = _Bars(len(s.scenes))
         try:
             result = render_sync(
@@ -158,8 +162,6 @@ def render(
             )
         finally:
             bars.close()
-    except typer.BadParameter:
-        raise
     except BaseException as exc:
         if isinstance(exc, typer.Exit):
             raise

@@ -99,6 +99,11 @@ class ProviderError(ShortskitError):
         self.retry_after = retry_after
         super().__init__(self._format())
 
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        # A rejected key or request (400/401/403) is the user's to fix, like a bad story.
+        return 2 if self.status in (400, 401, 403) or isinstance(self, InputFileError) else 1
+
     def _format(self) -> str:
         where = _where(None, self.scene, self.field)
         prefix = f"{self.provider}: {where}" if where else self.provider
@@ -119,8 +124,6 @@ class ProviderError(ShortskitError):
 
 class InputFileError(ProviderError):
     """A file the user gave us (an image, a voice sample, music) cannot be read."""
-
-    exit_code = 2
 
 
 class RenderError(ShortskitError):

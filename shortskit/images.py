@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shortskit.errors import InputFileError
 
-__all__ = ["image_size", "prepare_image"]
+__all__ = ["check_image", "image_size", "prepare_image"]
 
 _ORIENTATION = 0x0112  # EXIF tag
 _SIDEWAYS = {5, 6, 7, 8}  # orientations that swap width and height
@@ -24,8 +25,10 @@ _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Imag
 
 
 def _unreadable(src: Path, scene: int | None, err: BaseException) -> InputFileError:
-    detail = str(err).strip() or type(err).__name__
-    return InputFileError(f"cannot read {src} as an image ({detail})", provider="local", scene=scene, field="image")
+    detail = (str(err).strip() or type(err).__name__).replace(f" '{src}'", "").replace(str(src), src.name)
+    return InputFileError(
+        f"cannot read {src.name} as an image ({detail})", provider="local", scene=scene, field="image"
+    )
 
 
 def _check_exists(src: Path, scene: int | None) -> None:
@@ -86,7 +89,9 @@ def prepare_image(src: Path, out: Path, *, width: int, height: int, scene: int |
     src, out = Path(src), Path(out)
     _check_exists(src, scene)
     try:
-        with Image.open(src) as im:
+        # a big photo is fine (it is scaled down); Pillow's bomb warning would only clutter stderr
+        with warnings.catch_warnings(), Image.open(src) as im:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             orientation = _orientation(im)
             stored_w, stored_h = im.size
             shown_w, shown_h = (stored_h, stored_w) if orientation in _SIDEWAYS else (stored_w, stored_h)
@@ -107,6 +112,19 @@ def prepare_image(src: Path, out: Path, *, width: int, height: int, scene: int |
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.save(out, format="PNG", compress_level=3)
     return out
+
+
+def check_image(path: Path, *, scene: int | None = None) -> None:
+    """Raise :class:`InputFileError` unless ``path`` is a picture Pillow can decode to the end."""
+    path = Path(path)
+    _check_exists(path, scene)
+    try:
+        with warnings.catch_warnings(), Image.open(path) as im:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.draft(None, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))  # JPEG: decode small, still whole
+            im.load()
+    except _DECODE_ERRORS as err:
+        raise _unreadable(path, scene, err) from err
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shortskit import ffmpeg
-from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup
+from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup, font_metrics
 from shortskit.errors import RenderError, ShortskitError
 from shortskit.render import AUDIO_RATE, PRESETS, ClipSpec
 from shortskit.story import CaptionStyle
@@ -57,33 +56,6 @@ def caption_font(spec: ClipSpec, style: CaptionStyle | None = None) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _font_metrics(font: str) -> tuple[float, float, float]:
-    """(Pillow size per libass size, ascent, descent), the last two as fractions of the libass size.
-
-    libass, mimicking GDI, makes ``usWinAscent + usWinDescent`` equal the font size; Pillow sizes by the
-    em. Read the head and OS/2 tables directly (no fontTools needed); fall back to Pillow's own metrics.
-    """
-    try:
-        data = Path(font).read_bytes()
-        (num_tables,) = struct.unpack_from(">H", data, 4)
-        tables = {}
-        for i in range(num_tables):
-            tag, _, offset, _ = struct.unpack_from(">4sIII", data, 12 + 16 * i)
-            tables[tag] = offset
-        (upem,) = struct.unpack_from(">H", data, tables[b"head"] + 18)
-        win_ascent, win_descent = struct.unpack_from(">HH", data, tables[b"OS/2"] + 74)
-        total = win_ascent + win_descent
-        if upem and total:
-            return upem / total, win_ascent / total, win_descent / total
-    except (OSError, KeyError, struct.error):
-        pass
-    from PIL import ImageFont
-
-    ascent, descent = ImageFont.truetype(font, 1000).getmetrics()
-    total = ascent + descent
-    return 1000 / total, ascent / total, descent / total
-
-
 @lru_cache(maxsize=64)
 def _pil_font(font: str, size: int) -> Any:
     from PIL import ImageFont
@@ -193,7 +165,7 @@ class _Look:
         k = spec.width / 1080
         font = str(caption_font(spec, style))
         size = style.size * k
-        em_per_size, a, d = _font_metrics(font)
+        em_per_size, a, d = font_metrics(font)
         return cls(
             font=font,
             size=size,

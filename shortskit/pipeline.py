@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from shortskit import ffmpeg
-from shortskit.captions import FONT_DIR, CaptionGroup, group_words, shift_groups, write_ass, write_srt
+from shortskit.captions import (
+    FONT_DIR,
+    FONT_FILE,
+    CaptionGroup,
+    group_words,
+    missing_glyphs,
+    shift_groups,
+    write_ass,
+    write_srt,
+)
 from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
 from shortskit.providers import create_image, create_voice, image_names, voice_names
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
@@ -55,7 +65,7 @@ log = logging.getLogger("shortskit")
 T = TypeVar("T")
 
 # Bump when the clip or merge commands change what they produce (invalidates cached clips/finals).
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 
 # Clip renders at once. ffmpeg's libx264 already uses every core, but a second job overlaps one clip's
 # single-threaded filters (zoompan, libass) and audio with the other's encode.
@@ -158,24 +168,25 @@ def _checked_providers(
         if scene.image is None:
             continue
         path = story.resolve(scene.image)
-        if not path.is_file():
+        if not path.exists():
             raise StoryError(f"image file not found: {path}", file=story.source, scene=i, field="image")
+        if not path.is_file():
+            raise StoryError(f"image path is not a file: {path}", file=story.source, scene=i, field="image")
         if deep:
-            from PIL import Image, UnidentifiedImageError
+            from shortskit.images import check_image
 
             try:
-                with Image.open(path) as im:
-                    im.load()
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
-                raise StoryError(
-                    f"cannot read {path.name} as an image ({exc.__class__.__name__})",
-                    file=story.source,
-                    scene=i,
-                    field="image",
-                ) from None
+                check_image(path, scene=i)
+            except InputFileError as exc:
+                raise StoryError(exc.message, file=story.source, scene=i, field="image") from None
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
+    if story.captions.font_file is not None:
+        try:
+            _font_family(story.resolve(story.captions.font_file))
+        except ConfigError as exc:
+            raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
     return speaker, painter
 
 
@@ -250,6 +261,16 @@ ENGINES: dict[str, Callable[[], ClipEngine]] = {"ffmpeg": FfmpegEngine, "moviepy
 _SCENE_STEPS = 4
 
 
+def _font_family(path: Path) -> str:
+    """The family name inside a .ttf/.otf file; ConfigError if it is not a font."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(str(path), 20).getname()[0] or path.stem
+    except OSError:
+        raise ConfigError(f"{path.name} is not a font file (.ttf or .otf)") from None
+
+
 def _stage_of(exc: ShortskitError) -> Stage:
     if isinstance(exc, InputFileError) and exc.field == "image":
         return "image"
@@ -295,6 +316,13 @@ class _Run:
         )
         self.render_limit = shared_limit("render", concurrency=render_jobs)
         self.scene_effects = scene_effects
+        # A font file's own family name is what libass matches; the story need not repeat it in `font`.
+        self.style = story.captions
+        self.font_file, self.font_digest = FONT_FILE, None
+        if story.captions.font_file:
+            self.font_file = story.resolve(story.captions.font_file)
+            self.style = story.captions.model_copy(update={"font": _font_family(self.font_file)})
+            self.font_digest = file_digest(self.font_file)
         self.made = {"image": 0, "voice": 0, "captions": 0, "clip": 0, "soundtrack": 0, "merge": 0}
         self.total_steps = _SCENE_STEPS * len(story.scenes) + 2
         # Resolved with each scene's voice; the soundtrack starts once all are.
@@ -403,21 +431,30 @@ class _Run:
         return speech, key
 
     # captions + clip ---------------------------------------------------------------------------------
-    def groups(self, words: Sequence[Word]) -> list[CaptionGroup]:
+    def groups(self, words: Sequence[Word], until: float | None = None) -> list[CaptionGroup]:
         c = self.story.captions
-        return group_words(words, max_words=c.max_words, max_chars=c.max_chars)
+        return group_words(words, max_words=c.max_words, max_chars=c.max_chars, until=until)
 
-    async def captions(self, n: int, words: Sequence[Word]) -> tuple[Path | None, str]:
-        c, o = self.story.captions, self.story.output
+    async def captions(self, n: int, words: Sequence[Word], voice_key: str) -> tuple[Path | None, str]:
+        c, o = self.style, self.story.output
         if not c.enabled:
             self.emit("captions", "cached", n)
             return None, "none"
-        key = hash_key("captions", [w.__dict__ for w in words], c.model_dump(), o.width, o.height)
+        # Keyed by the voice's inputs, not its word times: a TTS that varies by a millisecond between two
+        # syntheses of the same text must not make every later artefact new.
+        key = hash_key("captions", voice_key, c.model_dump(), self.font_digest, o.width, o.height)
         out = self.ws.path("captions", key, ".ass")
         if self._reuse(out, "captions", n):
             return out, key
+        missing = missing_glyphs(" ".join(w.text for w in words), self.font_file)
+        if missing:
+            log.warning(
+                "scene %d: the caption font %s has no glyphs for %r, which will not show; set "
+                "captions.font_file to a font that has them (e.g. a Noto font for the language)",
+                n, self.style.font, missing[:12],
+            )  # fmt: skip
         with atomic_path(out) as tmp:
-            write_ass(self.groups(words), tmp, c, width=o.width, height=o.height)
+            write_ass(self.groups(words), tmp, c, width=o.width, height=o.height, font_file=self.font_file)
         self.made["captions"] += 1
         self.emit("captions", "done", n, path=out)
         return out, key
@@ -430,7 +467,7 @@ class _Run:
             done.set_exception(exc)
             raise
         done.set_result((speech, voice_key))
-        ass, captions_key = await self.captions(i + 1, speech.words or ())
+        ass, captions_key = await self.captions(i + 1, speech.words or (), voice_key)
         return speech, voice_key, ass, captions_key
 
     async def soundtrack(self, music: Path | Literal["bed"] | None) -> tuple[Path, str]:
@@ -442,7 +479,8 @@ class _Run:
         ]
         mix = None if music is None else await _music_mix(self.story, self.ws, music, sum(durations))
         mix_key = None if mix is None else [file_digest(mix.path), mix.volume, mix.duck, mix.fade_in, mix.fade_out]
-        key = hash_key("soundtrack", RENDER_VERSION, [k for _, k in voiced], durations, mix_key)
+        pauses = [self.story.scene_pause(i) for i in range(len(voiced))]
+        key = hash_key("soundtrack", RENDER_VERSION, [k for _, k in voiced], pauses, fps, mix_key)
         out = self.ws.path("audio", key, ".m4a")
         if not self._reuse(out, "soundtrack", None):
             with atomic_path(out) as tmp:
@@ -488,7 +526,7 @@ class _Run:
             effects = self.scene_effects.get(n, ())
             key = hash_key(
                 "clip", RENDER_VERSION, self.engine.name, self.engine.version, image_key, voice_key, captions_key,
-                spec.frames, o.fps, o.width, o.height, motion, o.zoom, self.quality, encoder,
+                self.story.scene_pause(i), o.fps, o.width, o.height, motion, o.zoom, self.quality, encoder,
                 str(spec.fonts_dir),
             )  # fmt: skip
             out = self.ws.path("clips", key, ".mp4")
@@ -501,7 +539,7 @@ class _Run:
                 async with self.render_limit.slot():
                     with atomic_path(out) as tmp:
                         await self.engine.render_clip(
-                            spec, tmp, scene=n, style=self.story.captions, groups=self.groups(words), effects=effects
+                            spec, tmp, scene=n, style=self.style, groups=self.groups(words), effects=effects
                         )
                 self.made["clip"] += 1
                 self.emit("clip", "done", n, path=out)
@@ -568,6 +606,30 @@ def _metadata(story: Story, scenes: Sequence[SceneResult], duration: float) -> d
     }
 
 
+def _probe_writable(folder: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".shortskit-probe-"):
+        pass
+
+
+def _check_output(out: Path, story: Story) -> None:
+    """Fail before any work when the short could not be written, or would overwrite the story."""
+    if out.is_dir():
+        raise ConfigError(f"output {out} is a folder; give a file name ending in .mp4")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {out.parent}")
+    try:
+        _probe_writable(out.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to the output folder {out.parent} ({exc.strerror or exc})") from None
+    if story.path is not None:
+        for suffix in (".mp4", ".srt", ".json"):
+            if _sidecar(out, suffix).resolve() == story.path:
+                raise ConfigError(
+                    f"writing {_sidecar(out, suffix).name} beside the short would overwrite the story "
+                    f"{story.path.name}; choose another output name"
+                )
+
+
 def _sidecar(out: Path, suffix: str) -> Path:
     return out.with_suffix(suffix)
 
@@ -610,12 +672,15 @@ async def render(
     quality = quality or story.output.quality
     if quality not in ("draft", "preview", "production"):
         raise ConfigError(f"unknown quality {quality!r}; valid: draft, preview, production")
-    if not out.parent.is_dir():
-        raise ConfigError(f"output folder does not exist: {out.parent}")
+    _check_output(out, story)
     speaker, painter = _checked_providers(story, voice=voice, images=images, deep=True)
     music_source = await _music_source(story, music)
     ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
-    ws.root.mkdir(parents=True, exist_ok=True)
+    try:
+        ws.root.mkdir(parents=True, exist_ok=True)
+        _probe_writable(ws.root)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {ws.root} as the workspace ({exc.strerror or exc})") from None
     ws.sweep_temporaries()
     # moviepy drives its own ffmpeg writer; for ffmpeg, probing for NVENC runs beside the first jobs.
     wanted = "libx264" if engine.name == "moviepy" else (encoder or story.output.encoder)
@@ -702,7 +767,7 @@ async def _finish(
         await asyncio.to_thread(shutil.copyfile, final, tmp)
     groups: list[CaptionGroup] = []
     for s in scenes:
-        groups += shift_groups(group_words(s.words, max_words=7, max_chars=42), s.start)
+        groups += shift_groups(group_words(s.words, max_words=7, max_chars=42, until=s.duration), s.start)
     srt = _sidecar(out, ".srt")
     with atomic_path(srt) as tmp:
         write_srt(groups, tmp)

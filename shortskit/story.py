@@ -201,6 +201,7 @@ class Story(_Model):
     # Folder relative paths (scene images, music, fonts) are resolved against; the story file's folder.
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
+    _path: Path | None = PrivateAttr(default=None)
 
     @field_validator("title")
     @classmethod
@@ -226,10 +227,16 @@ class Story(_Model):
         """The file this story was loaded from (for error messages), if any."""
         return self._source
 
+    @property
+    def path(self) -> Path | None:
+        """The story file's absolute path, when it was loaded from one."""
+        return self._path
+
     def with_source(self, path: str | Path | None, base_dir: str | Path | None = None) -> Story:
         """Record where the story came from; relative paths resolve against ``base_dir`` (default: its folder)."""
         if path is not None:
             self._source = Path(path).name
+            self._path = Path(path).resolve()
             self._base_dir = Path(base_dir) if base_dir else Path(path).resolve().parent
         elif base_dir is not None:
             self._base_dir = Path(base_dir)
@@ -313,7 +320,7 @@ def parse_story(data: Any, *, source: str | Path | None = None, base_dir: str | 
 
 def _read(path: Path) -> Any:
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not an error
     except FileNotFoundError:
         raise StoryError("story file not found", file=path.name) from None
     except (OSError, UnicodeDecodeError) as exc:

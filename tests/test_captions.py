@@ -68,3 +68,21 @@ def test_srt_keeps_every_word_as_written_and_shifts(tmp_path: Path) -> None:
     subs = pysubs2.load(str(write_srt(groups, tmp_path / "c.srt")))
     assert " ".join(e.plaintext for e in subs).split() == ["Hola", "😀", "niño."]
     assert subs[0].start == 10000
+
+
+def test_a_word_wider_than_the_frame_is_drawn_smaller(tmp_path: Path) -> None:
+    style = CaptionStyle()
+    long = [Word("Donaudampfschifffahrtsgesellschaftskapitän.", 0.0, 1.0)]
+    short = [Word("Hallo", 0.0, 1.0)]
+    long_ass = pysubs2.load(str(write_ass(group_words(long), tmp_path / "l.ass", style)))
+    short_ass = pysubs2.load(str(write_ass(group_words(short), tmp_path / "s.ass", style)))
+    size = float(long_ass[0].text.split("\\fs")[1].split("}")[0])
+    assert 20 < size < style.size
+    assert "\\fs" not in short_ass[0].text
+
+
+def test_characters_the_font_lacks_are_found() -> None:
+    from shortskit.captions import missing_glyphs
+
+    assert missing_glyphs("¿Señor niño? €5 — ok 😀") == ""
+    assert missing_glyphs("你好，世界 ok 你") == "你好，世界"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -153,3 +154,53 @@ def test_cache_info_and_clear(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown kind 'thumbnails'" in bad.stderr
     assert run_cli("cache", "clear", "--workspace", ws).returncode == 0
     assert not any(p.is_file() for p in ws.rglob("*"))
+
+
+def test_outputs_never_overwrite_the_story_and_bad_paths_fail_early(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story(), "tale.json")
+    before = story.read_bytes()
+    # -o tale.mp4 beside tale.json would write tale.json (the metadata) over the story
+    proc = run_cli("render", story, "-o", tmp_path / "tale.mp4", "--workspace", tmp_path / "ws")
+    assert proc.returncode == 2 and "would overwrite the story tale.json" in proc.stderr
+    assert story.read_bytes() == before and not (tmp_path / "tale.mp4").exists()
+    # the default output name keeps clear of it
+    proc = run_cli("render", story, "--workspace", tmp_path / "ws", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tale-short.mp4").exists() and (tmp_path / "tale-short.json").exists()
+    assert story.read_bytes() == before
+    # an output that is a folder, a workspace that is a file: exit 2 before any work
+    (tmp_path / "folder.mp4").mkdir()
+    proc = run_cli("render", story, "-o", tmp_path / "folder.mp4")
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+    proc = run_cli("render", story, "-o", tmp_path / "x.mp4", "--workspace", story)
+    assert proc.returncode == 2 and "as the workspace" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_odd_files_are_user_errors(tmp_path: Path) -> None:
+    Image.new("1", (20000, 20000)).save(tmp_path / "huge.png")  # 400 megapixels: Pillow refuses it
+    (tmp_path / "fake.ttf").write_text("not a font", encoding="utf-8")
+    (tmp_path / "folder.png").mkdir()
+    cases = [
+        (_story({"text": "a", "image": "huge.png"}), "scene 1: image: cannot read huge.png as an image"),
+        (_story({"text": "a", "image": "folder.png"}), "scene 1: image: image path is not a file"),
+        (_story(captions={"font_file": "fake.ttf"}), "captions.font_file: fake.ttf is not a font file"),
+    ]
+    for data, words in cases:
+        story = write_story(tmp_path, data)
+        proc = run_cli("validate", story)
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # a JSON file saved with a byte-order mark (Notepad) is fine
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(_story()).encode())
+    assert run_cli("validate", bom).returncode == 0
+
+
+def test_srt_cues_never_overlap_across_scenes(tmp_path: Path) -> None:
+    story = write_story(tmp_path, _story(_scene(text="One two three."), _scene(text="Four five."), pause=0))
+    proc = run_cli("render", story, "-o", tmp_path / "s.mp4", "--workspace", tmp_path / "ws")
+    assert proc.returncode == 0, proc.stderr
+    import pysubs2
+
+    subs = pysubs2.load(str(tmp_path / "s.srt"))
+    for a, b in itertools.pairwise(subs):
+        assert a.end <= b.start, (a, b)

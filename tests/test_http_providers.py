@@ -552,7 +552,7 @@ def test_render_401_fails_at_once_naming_the_variable(
     message = str(info.value)
     assert len(api.calls(FakeAPI.IMAGES)) == 1
     assert message.startswith("together: scene 1: rejected the API key (HTTP 401") and "set TOGETHER_API_KEY" in message
-    assert wrong not in message and info.value.exit_code == 1
+    assert wrong not in message and info.value.exit_code == 2  # a bad key is the user's to fix
     assert not (tmp_path / "out" / "short.mp4").exists()
     assert _files_hold(tmp_path / "ws", wrong) == []
 

@@ -182,6 +182,7 @@ def test_401_fails_at_once_and_the_other_scenes_are_kept(tmp_path: Path) -> None
         render(story, tmp_path)
     assert RecordingImages.recorder.calls.count("picture 2") == 1
     assert str(info.value) == "recording-images: scene 2: unauthorized: set FAKE_API_KEY"
+    assert info.value.exit_code == 2  # a rejected key is the user's to fix, like a bad story
     assert not out.exists()
     # the re-run makes only the failed scene
     result = render(story, tmp_path)
