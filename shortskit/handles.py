@@ -119,7 +119,8 @@ class RenderHandle:
 
 
 def _as_story(story: StoryLike) -> Story:
-    return story if isinstance(story, Story) else load_story(story)
+    # A snapshot: the user may keep editing the story in another cell while this render runs.
+    return story.model_copy(deep=True) if isinstance(story, Story) else load_story(story)
 
 
 def start(
