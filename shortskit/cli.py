@@ -247,9 +247,33 @@ def schema() -> None:
     typer.echo(json.dumps(story_schema(), indent=2, ensure_ascii=False))
 
 
+def _click_exceptions() -> Any:
+    # typer >= 0.20 ships its own copy of click; older versions use click itself.
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click import exceptions
+    return exceptions
+
+
 def main() -> None:
-    """Entry point of the ``shortskit`` command."""
-    app()
+    """Entry point of the ``shortskit`` command: usage mistakes, too, are one ``error:`` line and exit 2."""
+    cx = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # bare `shortskit` or `shortskit cache`: the help, exit 0
+        message = exc.format_message()
+        if message and message != "None":  # typer's rich formatter has printed it already
+            typer.echo(message)
+        code = 0
+    except cx.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+        code = 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

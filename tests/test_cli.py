@@ -204,3 +204,17 @@ def test_srt_cues_never_overlap_across_scenes(tmp_path: Path) -> None:
     subs = pysubs2.load(str(tmp_path / "s.srt"))
     for a, b in itertools.pairwise(subs):
         assert a.end <= b.start, (a, b)
+
+
+def test_usage_mistakes_are_one_line_too(tmp_path: Path) -> None:
+    for args, words in [
+        (["render", "--quality", "ultra", "x.json"], "Invalid value for '--quality'"),
+        (["render"], "Missing argument 'story'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["render", "x.json", "--music", "a.wav", "--no-music"], "--music FILE or --no-music, not both"),
+    ]:
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and words in proc.stderr, proc.stderr
+    assert run_cli("render", "--help").returncode == 0
+    assert "Usage" in run_cli().stdout
