@@ -25,6 +25,7 @@ __all__ = [
     "FONT_DIR",
     "FONT_FILE",
     "CaptionGroup",
+    "fit_size",
     "font_metrics",
     "group_words",
     "missing_glyphs",
@@ -162,7 +163,7 @@ def missing_glyphs(text: str, font: str | Path = FONT_FILE) -> str:
     return "".join(seen)
 
 
-def _fit_size(words: Sequence[str], size: float, stroke: float, room: float, font: Path) -> float:
+def fit_size(words: Sequence[str], size: float, stroke: float, room: float, font: Path) -> float:
     """The largest size up to ``size`` at which the longest word fits in ``room`` pixels (words never break)."""
     from PIL import ImageFont
 
@@ -241,7 +242,7 @@ def write_ass(
         shown = [_display(w.text, style) for w in g.words]
         if not any(shown):
             continue
-        size = _fit_size(shown, st.fontsize, st.outline, room, font_file)
+        size = fit_size(shown, st.fontsize, st.outline, room, font_file)
         fit = f"{{\\fs{size:.1f}}}" if size < st.fontsize else ""
         if not style.highlight:
             text = fit + " ".join(t for t in shown if t)

@@ -15,6 +15,7 @@ costs nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shortskit import ffmpeg
-from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup, font_metrics
+from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup, fit_size, font_metrics
 from shortskit.errors import RenderError, ShortskitError
 from shortskit.render import AUDIO_RATE, PRESETS, ClipSpec
 from shortskit.story import CaptionStyle
@@ -159,6 +160,16 @@ class _Look:
     width: int
     height: int
     style: CaptionStyle
+
+    def scaled(self, factor: float) -> _Look:
+        """The same look with the font ``factor`` times the size (stroke and shadow unchanged, as in ASS)."""
+        return dataclasses.replace(
+            self,
+            size=self.size * factor,
+            em=max(1, round(self.em * factor)),
+            ascent=self.ascent * factor,
+            descent=self.descent * factor,
+        )
 
     @classmethod
     def of(cls, spec: ClipSpec, style: CaptionStyle) -> _Look:
@@ -348,6 +359,9 @@ def _captions(spec: ClipSpec, style: CaptionStyle, groups: Sequence[CaptionGroup
     clips = []
     for g in groups:
         words = [_shown(w.text, style) for w in g.words]
+        # as in the ASS file: a word wider than the frame makes its whole caption smaller
+        size = fit_size([w for w in words if w], look.size, look.stroke, look.max_width, Path(look.font))
+        group_look = look if size >= look.size else look.scaled(size / look.size)
         for start, end, active in _intervals(g, style):
             # ASS stores times in centiseconds; round the same way so both engines switch on the same frame.
             start, end = max(round(start, 2), 0.0), min(round(end, 2), duration)
@@ -356,7 +370,7 @@ def _captions(spec: ClipSpec, style: CaptionStyle, groups: Sequence[CaptionGroup
                 continue
             texts = [w for w, _ in shown]
             spoken = next((k for k, (_, is_active) in enumerate(shown) if is_active), None)
-            clips.append(_caption_clip(look, texts, spoken, cache).with_start(start).with_end(end))
+            clips.append(_caption_clip(group_look, texts, spoken, cache).with_start(start).with_end(end))
     return clips
 
 

@@ -159,3 +159,32 @@ def test_render_sync_with_scene_effects(tmp_path: Path) -> None:
     colour = np.asarray(ffmpeg.frame_at(out, second.start + second.duration / 2))
     assert _spread(grey) < 4
     assert _spread(colour) > 15
+
+
+def test_both_engines_shrink_a_word_wider_than_the_frame(tmp_path: Path) -> None:
+    """A long German compound stays inside the frame in both engines, at about the same size."""
+    import shortskit
+
+    text = "Donaudampfschifffahrtsgesellschaftskapitän."
+    data = {
+        "title": "t",
+        "language": "de",
+        "pause": 0.2,
+        "scenes": [{"text": text, "image_prompt": "night", "motion": "none"}],
+        "images": {"label": False},
+        "output": {"width": 270, "height": 480, "fps": 10, "quality": "draft"},
+        "captions": {"highlight": False, "color": "#FFFF00", "shadow": 0},
+        "music": {"enabled": False},
+    }
+    widths = []
+    for engine in ("ffmpeg", "moviepy"):
+        story = shortskit.parse_story(data)
+        out = tmp_path / f"{engine}.mp4"
+        shortskit.render_sync(story, out, workspace=tmp_path / "ws", engine=engine)
+        frame = np.asarray(ffmpeg.frame_at(out, 0.5)).astype(int)
+        yellow = (frame[..., 0] > 200) & (frame[..., 1] > 200) & (frame[..., 2] < 90)
+        cols = np.flatnonzero(yellow.any(axis=0))
+        assert cols.size, engine
+        assert cols[0] > 2 and cols[-1] < 270 - 3, (engine, cols[0], cols[-1])  # not cut at the edges
+        widths.append(cols[-1] - cols[0])
+    assert abs(widths[0] - widths[1]) <= 0.1 * widths[0], widths
