@@ -286,7 +286,7 @@ def _error_from_validation(exc: ValidationError, file: str | None) -> StoryError
         loc = loc[2:]
     field = ".".join(str(p) for p in loc) or None
     kind = first["type"]
-    if field is None and scene is not None:
+    if field is None and scene is not None and kind == "value_error":
         field = "image_prompt"  # the only scene-wide rule: a picture source is required
     if kind == "value_error":
         msg = str(first.get("ctx", {}).get("error", first["msg"]))

@@ -62,16 +62,17 @@ def test_schema_describes_the_required_fields() -> None:
         ({"title": "t", "language": "en", "scenes": [{"text": "a", "image_prompt": "x"}], "output": {"width": 1081}}, None, "output.width", "even"),
         ({"language": "en", "scenes": [{"text": "a", "image_prompt": "x"}]}, None, "title", "is required"),
         ({"title": "t", "language": "en", "scenes": "abc"}, None, "scenes", "must be a list"),
+        ({"title": "t", "language": "en", "scenes": [None]}, 1, None, "must be an object"),
     ],
 )  # fmt: skip
-def test_errors_name_file_scene_and_field(data: dict, scene: int | None, field: str, words: str) -> None:
+def test_errors_name_file_scene_and_field(data: dict, scene: int | None, field: str | None, words: str) -> None:
     with pytest.raises(StoryError) as info:
         parse_story(data, source="bad.json")
     err = info.value
     assert (err.file, err.scene, err.field) == ("bad.json", scene, field)
     assert words in str(err)
     where = f"scene {scene}: " if scene else ""
-    assert str(err).startswith(f"bad.json: {where}{field}: ")
+    assert str(err).startswith(f"bad.json: {where}{field}: " if field else f"bad.json: {where}")
 
 
 def test_syntax_errors_name_the_file_and_line(tmp_path: Path) -> None:
