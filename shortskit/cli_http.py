@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -35,9 +35,10 @@ def _check_output(output: Path | None, suffixes: tuple[str, ...]) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from shortskit.workspace import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write(
@@ -62,10 +63,9 @@ def write(
         _check_output(output, _STORY_SUFFIXES)
         story = write_story_sync(topic, scenes=scenes, language=language, model=model)
         if output is None:
-            data: dict[str, Any] = story.model_dump(mode="json", exclude_defaults=True)
-            typer.echo(
-                json.dumps({"title": story.title, "language": story.language, **data}, ensure_ascii=False, indent=2)
-            )
+            from shortskit.story import story_text
+
+            typer.echo(story_text(story), nl=False)
             return
         save_story(story, output)
     except BaseException as exc:

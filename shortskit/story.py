@@ -37,6 +37,7 @@ __all__ = [
     "parse_story",
     "save_story",
     "story_schema",
+    "story_text",
 ]
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -345,18 +346,23 @@ def load_story(path: str | Path) -> Story:
     return parse_story(_read(path), source=path)
 
 
-def save_story(story: Story, path: str | Path) -> Path:
-    """Write ``story`` to ``path`` as JSON or YAML (by extension), leaving out settings left at default."""
-    path = Path(path)
+def story_text(story: Story, *, yaml_format: bool = False) -> str:
+    """``story`` as JSON (or YAML) text, leaving out settings left at their default."""
     data = story.model_dump(mode="json", exclude_defaults=True)
     data = {"title": story.title, "language": story.language, **data}
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    if yaml_format:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_story(story: Story, path: str | Path) -> Path:
+    """Write ``story`` to ``path`` atomically as JSON or YAML (by extension), defaults left out."""
+    from shortskit.workspace import atomic_path
+
+    path = Path(path)
+    text = story_text(story, yaml_format=path.suffix.lower() in {".yaml", ".yml"})
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
