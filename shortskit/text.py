@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 __all__ = ["chunk_text", "is_emoji", "split_sentences", "strip_emoji"]
 
@@ -37,6 +39,9 @@ _ABBREVIATIONS = {
 
 @lru_cache(maxsize=32)
 def _tokenizer(language: str) -> PunktSentenceTokenizer:
+    # NLTK takes a quarter of a second to import: only when sentences are actually split.
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
     primary = language.split("-")[0].lower()
     name = _PUNKT_LANG.get(primary)
     if name:
