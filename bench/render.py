@@ -36,7 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shortskit import ffmpeg, load_story, parse_story, render_sync, save_story
-from shortskit.render import PRESETS, clip_frames
+from shortskit.engines.base import PRESETS
+from shortskit.timing import clip_frames
 
 TARGETS = {
     "moviepy/ours": (">=", 6.0),

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import shortskit
-from shortskit.render import ClipSpec, render_clip
+from shortskit.engines.base import ClipSpec
+from shortskit.engines.ffmpeg import render_clip
 
 IMAGE_S, VOICE_S, CLIP_S = 3.0, 1.0, 1.0
 RATE_PER_MIN = 6

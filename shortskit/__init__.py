@@ -2,32 +2,30 @@
 
 story = shortskit.load_story("examples/octopus.json")
 result = await shortskit.render(story, "short.mp4")      # or shortskit.render_sync(...) in a script
+
+The names here are what a user, a provider author or an engine author needs; the modules behind them
+(``shortskit.stages``, ``shortskit.keys``, ...) are the rooms of the house, described in docs/architecture.md.
 """
 
 from __future__ import annotations
 
 from shortskit._version import __version__
 from shortskit.captions import CaptionGroup, group_words, write_ass, write_srt
+from shortskit.checks import check_story
+from shortskit.engines import ClipEngine, ClipSpec, engine_names, register_engine
 from shortskit.errors import (
     ConfigError,
     InputFileError,
     ProviderError,
     RenderError,
+    ScenesFailedError,
     ShortskitError,
     StoryError,
 )
 from shortskit.handles import RenderHandle, start, start_many
-from shortskit.pipeline import (
-    ClipEngine,
-    Event,
-    RenderResult,
-    SceneFailures,
-    SceneResult,
-    check_story,
-    render,
-    render_sync,
-)
+from shortskit.pipeline import RenderResult, SceneResult, render, render_sync
 from shortskit.preview import render_scene
+from shortskit.progress import Event
 from shortskit.providers import (
     create_image,
     create_voice,
@@ -57,6 +55,7 @@ __all__ = [
     "CaptionGroup",
     "CaptionStyle",
     "ClipEngine",
+    "ClipSpec",
     "ConfigError",
     "Event",
     "ImageProvider",
@@ -71,8 +70,8 @@ __all__ = [
     "RenderResult",
     "RetryPolicy",
     "Scene",
-    "SceneFailures",
     "SceneResult",
+    "ScenesFailedError",
     "ShortskitError",
     "Speech",
     "Story",
@@ -85,10 +84,12 @@ __all__ = [
     "chunk_text",
     "create_image",
     "create_voice",
+    "engine_names",
     "group_words",
     "image_names",
     "load_story",
     "parse_story",
+    "register_engine",
     "register_image",
     "register_voice",
     "render",

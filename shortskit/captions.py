@@ -17,15 +17,20 @@ from typing import Any
 
 import pysubs2
 
+from shortskit.errors import ConfigError
 from shortskit.providers.base import Word
-from shortskit.story import CaptionStyle
+from shortskit.story import CaptionStyle, Story
 from shortskit.text import strip_emoji
+from shortskit.workspace import file_digest
 
 __all__ = [
     "FONT_DIR",
     "FONT_FILE",
+    "CaptionFont",
     "CaptionGroup",
+    "caption_font",
     "fit_size",
+    "font_family",
     "font_metrics",
     "group_words",
     "missing_glyphs",
@@ -39,6 +44,39 @@ FONT_FILE = FONT_DIR / "LeagueSpartan-Bold.otf"
 
 _SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
 _CLAUSE_END = (",", ";", ":")
+
+
+def font_family(path: Path) -> str:
+    """The family name inside a .ttf/.otf file; ConfigError if it is not a font."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(str(path), 20).getname()[0] or path.stem
+    except OSError:
+        raise ConfigError(f"{path.name} is not a font file (.ttf or .otf)") from None
+
+
+@dataclass(frozen=True)
+class CaptionFont:
+    """The font a story's captions are drawn with, and the style that names it."""
+
+    file: Path  # the .ttf/.otf file
+    digest: str  # its content digest (part of caption and clip keys)
+    style: CaptionStyle  # the story's caption style with ``font`` set to the file's own family name
+
+    @property
+    def folder(self) -> Path:
+        """Where libass looks for it (``fontsdir``)."""
+        return self.file.parent
+
+
+def caption_font(story: Story) -> CaptionFont:
+    """The shipped font, or the story's ``captions.font_file`` (whose own family name libass matches)."""
+    style = story.captions
+    if not style.font_file:
+        return CaptionFont(FONT_FILE, file_digest(FONT_FILE), style)
+    path = story.resolve(style.font_file)
+    return CaptionFont(path, file_digest(path), style.model_copy(update={"font": font_family(path)}))
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@
     ├── ConfigError                bad option or environment (unknown provider, missing extra)
     ├── ProviderError              a provider failed: ``provider``, ``scene``, ``status``, ``retryable``
     │   └── InputFileError         a file we were given is unreadable (corrupt image, voice sample)
-    └── RenderError                ffmpeg (or moviepy) failed; ``stderr`` keeps ffmpeg's own words
+    ├── RenderError                ffmpeg (or moviepy) failed; ``stderr`` keeps ffmpeg's own words
+    └── ScenesFailedError          some scenes of a render failed: ``errors``, one per failure
 
 User mistakes (StoryError, ConfigError, InputFileError) map to exit code 2 in the CLI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "InputFileError",
     "ProviderError",
     "RenderError",
+    "ScenesFailedError",
     "ShortskitError",
     "StoryError",
 ]
@@ -136,3 +139,22 @@ class RenderError(ShortskitError):
         prefix = f"scene {scene}: " if scene is not None else ""
         tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
         super().__init__(f"{prefix}{message}" + (f" (ffmpeg: {tail})" if tail else ""))
+
+
+class ScenesFailedError(ShortskitError):
+    """Some scenes failed; the others' finished work stays in the workspace for the next run.
+
+    ``errors`` holds every failure (a scene whose picture and voice both failed gives two); the exit code is
+    2 when every one of them is the user's to fix (a bad file, a rejected key), else 1.
+    """
+
+    def __init__(self, errors: Sequence[ShortskitError]) -> None:
+        self.errors = list(errors)
+        self.exit_code = 2 if all(getattr(e, "exit_code", 1) == 2 for e in self.errors) else 1
+        if len(self.errors) == 1:
+            msg = str(self.errors[0])
+        else:
+            scenes = {getattr(e, "scene", None) for e in self.errors}
+            what = f"{len(scenes)} scenes" if None not in scenes else f"{len(self.errors)} steps"
+            msg = f"{what} failed: " + "; ".join(str(e) for e in self.errors)
+        super().__init__(msg)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from shortskit.errors import ConfigError
-from shortskit.pipeline import Event, RenderResult, render
+from shortskit.pipeline import RenderResult, render
+from shortskit.progress import Event
 from shortskit.story import Story, load_story
 
 __all__ = ["RenderHandle", "running_loop", "start", "start_many"]

@@ -35,6 +35,7 @@ __all__ = [
     "error_from_exception",
     "error_from_response",
     "make_client",
+    "needs_key",
     "parse_json",
     "parse_retry_after",
     "post_json",
@@ -106,6 +107,11 @@ def public_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def needs_key(url: str) -> bool:
+    """True for the hosted OpenAI API; other (local, compatible) servers may run without a key."""
+    return public_url(url).lower().startswith("https://api.openai.com")
 
 
 def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -220,17 +226,10 @@ def error_from_response(
         what = "rejected the API key" if status == 401 else "refused access"
         fix = f"set {key_env} to a valid API key" if key_env else "this server needs an API key (set api_key_env)"
         return ProviderError(f"{what} (HTTP {status}: {said}); {fix}", provider=provider, status=status)
-    if status == 429:
-        return ProviderError(
-            f"rate limited (HTTP 429: {said})",
-            provider=provider,
-            status=status,
-            retryable=True,
-            retry_after=_retry_after(response),
-        )
     if (status >= 500 and status != 501) or status in _RETRYABLE:
+        what = "rate limited" if status == 429 else "server error"
         return ProviderError(
-            f"server error (HTTP {status}: {said})",
+            f"{what} (HTTP {status}: {said})",
             provider=provider,
             status=status,
             retryable=True,

@@ -14,9 +14,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from shortskit.engines import motion_for
 from shortskit.errors import ConfigError, InputFileError
 from shortskit.pipeline import SceneResult, render
-from shortskit.render import motion_for
 from shortskit.story import Story
 from shortskit.workspace import atomic_path, default_workspace
 
@@ -29,10 +29,12 @@ def one_scene_story(story: Story, scene: int) -> Story:
         raise ConfigError(f"no scene {scene}: the story has scenes 1 to {len(story.scenes)}")
     i = scene - 1
     original = story.scenes[i]
-    # "auto" motion cycles with the scene's position; pin it so the clip matches the full render's
+    # "auto" motion cycles with the scene's position; pin it so the clip matches the full render's,
     fixed = original.model_copy(update={"motion": motion_for(i, original.motion or story.output.motion)})
+    # and scene N's picture seed is the story's seed + N - 1: keep it so the picture is the same one too
+    images = story.images.model_copy(update={"seed": story.images.seed + i})
     # model_copy keeps the private source and base folder, so relative image paths still resolve
-    return story.model_copy(update={"scenes": [fixed]})
+    return story.model_copy(update={"scenes": [fixed], "images": images})
 
 
 async def render_scene(

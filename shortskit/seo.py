@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
+from shortskit.blocking import run_sync
 from shortskit.scheduler import RetryPolicy
 from shortskit.story import Story
 from shortskit.text import split_sentences
@@ -26,6 +27,7 @@ __all__ = [
     "hashtag",
     "keywords",
     "metadata",
+    "short_metadata",
     "trim_words",
 ]
 
@@ -170,6 +172,20 @@ def metadata(story: Story) -> dict[str, Any]:
     }
 
 
+def short_metadata(story: Story, scenes: Sequence[tuple[int, float, float]], duration: float) -> dict[str, Any]:
+    """``OUT.json`` beside a short: :func:`metadata` plus the language, length and each scene's (index, start,
+    end) in seconds."""
+    return {
+        **metadata(story),
+        "language": story.language,
+        "duration": round(duration, 3),
+        "scenes": [
+            {"index": i, "start": round(start, 3), "end": round(end, 3), "text": story.scenes[i - 1].text}
+            for i, start, end in scenes
+        ],
+    }
+
+
 # -- with the writer ---------------------------------------------------------------------------------------
 
 
@@ -228,5 +244,5 @@ async def generate_metadata(
 
 
 def generate_metadata_sync(story: Story, **options: Any) -> dict[str, Any]:
-    """Blocking :func:`generate_metadata`."""
-    return asyncio.run(generate_metadata(story, **options))
+    """Blocking :func:`generate_metadata` (in Jupyter too)."""
+    return run_sync(generate_metadata(story, **options), name="generate_metadata")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Workspace", "atomic_path", "default_workspace", "file_digest", "hash_key"]
+__all__ = ["Workspace", "atomic_path", "default_workspace", "file_digest"]
 
 KINDS = ("images", "voices", "captions", "clips", "music", "audio", "finals")
 
@@ -32,19 +32,23 @@ def default_workspace() -> Path:
     return Path(base) / "shortskit"
 
 
-def hash_key(*parts: Any) -> str:
-    """A stable hex key for JSON-able ``parts`` (dict order does not matter)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+# (path, size, mtime, inode) -> digest: a file is hashed once per process unless it changes
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes (for user files whose content, not name, matters)."""
+    """sha256 of a file's bytes: what cache keys hold for every file an artefact consumes."""
+    st = os.stat(path)
+    memo = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    found = _DIGESTS.get(memo)
+    if found is not None:
+        return found
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()[:32]
+    digest = _DIGESTS[memo] = h.hexdigest()[:32]
+    return digest
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ Configuration: ``SHORTSKIT_WRITER_BASE_URL`` (default OpenAI), ``SHORTSKIT_WRITE
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+from shortskit.blocking import run_sync
 from shortskit.errors import ConfigError, ProviderError, StoryError
 from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, Secret, base_url, post_json
 from shortskit.scheduler import Limit, RetryPolicy, call
@@ -264,5 +264,5 @@ async def write_story(
 
 
 def write_story_sync(topic: str, **options: Any) -> Story:
-    """Blocking :func:`write_story` for scripts and the CLI."""
-    return asyncio.run(write_story(topic, **options))
+    """Blocking :func:`write_story` for scripts, the CLI and Jupyter."""
+    return run_sync(write_story(topic, **options), name="write_story")

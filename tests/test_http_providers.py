@@ -24,7 +24,8 @@ import pytest
 from PIL import Image
 
 import shortskit
-from shortskit import ConfigError, ProviderError, RetryPolicy, SceneFailures, StoryError, ffmpeg, parse_story
+from shortskit import ConfigError, ProviderError, RetryPolicy, ScenesFailedError, StoryError, ffmpeg, parse_story
+from shortskit.audio import save_audio
 from shortskit.http import (
     HttpProvider,
     Secret,
@@ -37,8 +38,9 @@ from shortskit.http import (
 )
 from shortskit.providers import create_image, create_voice
 from shortskit.providers.openai_images import OpenAIImages
-from shortskit.providers.openai_speech import KokoroSpeech, OpenAISpeech, map_timestamps, save_audio
+from shortskit.providers.openai_speech import KokoroSpeech, OpenAISpeech
 from shortskit.providers.together import TogetherImages, request_size
+from shortskit.timing import map_timestamps
 from tests.conftest import small_story
 from tests.fakeservers import FakeAPI, Reply, kokoro_timestamps, png_bytes, speech_seconds, wav_bytes
 
@@ -519,8 +521,10 @@ def test_render_rate_limit_holds_at_the_server(api: FakeAPI, tmp_path: Path) -> 
     assert len(times) == 5
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # One request every 0.1 s leaves the client (unlimited, all 5 would arrive within a few ms). The first one
-    # also opens the first connection and may arrive a little late, which shortens the first gap only.
-    assert min(gaps[1:]) >= 0.085 and gaps[0] >= 0.02, gaps
+    # also opens the first connection and may arrive a little late, which shortens the first gap only; on a
+    # loaded machine one request may leave a little late too, shortening the gap after it.
+    assert min(gaps[1:]) >= 0.06 and gaps[0] >= 0.02, gaps
+    assert times[-1] - times[1] >= 0.27, gaps  # three intervals of 0.1 s, less one late departure
 
 
 def test_render_with_kokoro_captions_and_url_images(api: FakeAPI, tmp_path: Path) -> None:
@@ -547,7 +551,7 @@ def test_render_401_fails_at_once_naming_the_variable(
     wrong = "sk-WRONG-key-987654"
     monkeypatch.setenv("TOGETHER_API_KEY", wrong)
     story = _story(api, 1)
-    with pytest.raises(SceneFailures) as info:
+    with pytest.raises(ScenesFailedError) as info:
         _render(story, tmp_path)
     message = str(info.value)
     assert len(api.calls(FakeAPI.IMAGES)) == 1

@@ -16,10 +16,10 @@ from PIL import Image
 
 from shortskit import ffmpeg, parse_story, render_sync
 from shortskit.captions import group_words
+from shortskit.engines.base import ClipSpec
+from shortskit.engines.moviepy import render_clip_moviepy, scene_clip
 from shortskit.errors import RenderError
-from shortskit.moviepy_engine import render_clip_moviepy, scene_clip
 from shortskit.providers.base import Word
-from shortskit.render import ClipSpec
 from shortskit.story import CaptionStyle
 from tests.conftest import small_story
 
@@ -70,15 +70,15 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _spec(media: Path, **kw: object) -> ClipSpec:
     args: dict = dict(
         image=media / "picture.png", voice=media / "voice.wav", duration=1.5, width=W, height=H, fps=FPS,
-        motion="zoom_in", quality="draft",
+        motion="zoom_in", quality="draft", style=STYLE,
+        groups=tuple(group_words(WORDS, max_words=STYLE.max_words, max_chars=STYLE.max_chars)),
     )  # fmt: skip
     args.update(kw)
     return ClipSpec(**args)
 
 
 def _render(spec: ClipSpec, out: Path, **kw: object) -> Path:
-    groups = group_words(WORDS, max_words=STYLE.max_words, max_chars=STYLE.max_chars)
-    return asyncio.run(render_clip_moviepy(spec, out, style=STYLE, groups=groups, **kw))
+    return asyncio.run(render_clip_moviepy(spec, out, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +123,8 @@ def test_effects_reach_the_clip(media: Path) -> None:
 def test_scene_clip_is_a_moviepy_clip_of_the_right_shape(media: Path) -> None:
     from moviepy import CompositeVideoClip
 
-    spec = _spec(media, motion="pan_left")
-    groups = group_words(WORDS)
-    c = scene_clip(spec, style=STYLE, groups=groups)
+    spec = _spec(media, motion="pan_left", groups=tuple(group_words(WORDS)))
+    c = scene_clip(spec)
     try:
         assert isinstance(c, CompositeVideoClip)
         assert tuple(c.size) == (W, H)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pytest
 
 import shortskit
-from shortskit import Event, ProviderError, RetryPolicy, SceneFailures, ffmpeg, parse_story
+from shortskit import Event, ProviderError, RetryPolicy, ScenesFailedError, ffmpeg, parse_story
 from shortskit.providers.espeak import EspeakVoice
 from shortskit.providers.procedural import ProceduralImages
 from shortskit.scheduler import Limit, call
@@ -178,7 +178,7 @@ def test_401_fails_at_once_and_the_other_scenes_are_kept(tmp_path: Path) -> None
     story = story_of(3)
     RecordingImages.script["picture 2"] = [(401, None)]
     out = tmp_path / "short.mp4"
-    with pytest.raises(SceneFailures) as info:
+    with pytest.raises(ScenesFailedError) as info:
         render(story, tmp_path)
     assert RecordingImages.recorder.calls.count("picture 2") == 1
     assert str(info.value) == "recording-images: scene 2: unauthorized: set FAKE_API_KEY"
@@ -193,7 +193,7 @@ def test_401_fails_at_once_and_the_other_scenes_are_kept(tmp_path: Path) -> None
 def test_retries_give_up_with_a_clear_message(tmp_path: Path) -> None:
     story = story_of(1)
     RecordingImages.script["picture 1"] = [(500, None)] * 10
-    with pytest.raises(SceneFailures, match=r"scene 1: server said 500 \(gave up after 4 tries\)"):
+    with pytest.raises(ScenesFailedError, match=r"scene 1: server said 500 \(gave up after 4 tries\)"):
         render(story, tmp_path)
     assert RecordingImages.recorder.calls.count("picture 1") == 4
 
@@ -202,7 +202,7 @@ def test_several_failures_are_listed(tmp_path: Path) -> None:
     story = story_of(3)
     RecordingImages.script["picture 1"] = [(401, None)]
     RecordingImages.script["picture 3"] = [(400, None)]
-    with pytest.raises(SceneFailures) as info:
+    with pytest.raises(ScenesFailedError) as info:
         render(story, tmp_path)
     assert [e.scene for e in info.value.errors] == [1, 3]
     assert str(info.value).startswith("2 scenes failed: recording-images: scene 1:")

@@ -144,8 +144,8 @@ def test_start_many_one_failure_does_not_stop_the_others(tmp_path: Path, workspa
         return [handles, await asyncio.gather(*handles, return_exceptions=True)]
 
     handles, outcomes = asyncio.run(main())
-    assert isinstance(outcomes[1], shortskit.SceneFailures) and "the voice service said no" in str(outcomes[1])
-    assert handles[1].status == "failed" and isinstance(handles[1].exception(), shortskit.SceneFailures)
+    assert isinstance(outcomes[1], shortskit.ScenesFailedError) and "the voice service said no" in str(outcomes[1])
+    assert handles[1].status == "failed" and isinstance(handles[1].exception(), shortskit.ScenesFailedError)
     assert outcomes[0].video.exists() and outcomes[2].video.exists() and not (tmp_path / "bad.mp4").exists()
 
 
@@ -369,7 +369,7 @@ def test_the_render_panel_shows_errors_per_scene(
     data["scenes"][1]["text"] = "This one will FAIL."
     panel = widgets.RenderPanel(write_story(tmp_path, data), tmp_path / "f.mp4", workspace=workspace)
     panel.render_button.click()  # no loop running: the render runs now
-    assert isinstance(panel.error, shortskit.SceneFailures) and panel.progress.bar_style == "danger"
+    assert isinstance(panel.error, shortskit.ScenesFailedError) and panel.progress.bar_style == "danger"
     assert "voice ✗" in panel.rows[2].value and "the voice service said no" in panel.rows[2].value
     assert "✗" not in panel.rows[1].value and "the voice service said no" in panel.status.value
     assert not (tmp_path / "f.mp4").exists()
@@ -426,7 +426,7 @@ def test_voice_panel_speaks_checks_a_sample_and_saves_it(widgets: Any, tmp_path:
 def test_voice_panel_options_for_other_providers_and_the_cloning_hint(
     widgets: Any, monkeypatch: pytest.MonkeyPatch, workspace: Path, failing_voice: str
 ) -> None:
-    monkeypatch.setattr(widgets, "cloning_available", lambda: False)
+    monkeypatch.setattr(widgets.voice, "cloning_available", lambda: False)
     panel = widgets.VoicePanel(workspace=workspace)
     assert "pip install 'shortskit[chatterbox]' on a GPU machine" in panel.cloning_note.value
     assert CLONING_HINT.startswith("Voice cloning needs the Chatterbox provider")

@@ -1,7 +1,7 @@
 """The writer (topic -> story through a chat endpoint), SEO metadata, and the ``write`` / ``seo`` commands.
 
 The chat endpoint is a real local server (tests/fakeservers.py) that answers with scripted replies; the
-commands run through typer's CliRunner on a small app of their own (the main app registers them separately).
+commands run through typer's CliRunner on the real ``shortskit`` app.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from shortskit import ConfigError, ProviderError, RetryPolicy, load_story, parse_story
-from shortskit.cli_http import seo, write
+from shortskit.cli.app import app
 from shortskit.seo import generate_metadata_sync, hashtag, keywords, metadata, trim_words
 from shortskit.writer import story_reply_schema, write_story_sync, writer_configured
 from tests.conftest import small_story, write_story
@@ -236,9 +235,6 @@ def test_seo_through_the_writer(chat: FakeAPI) -> None:
 
 @pytest.fixture
 def cli() -> Any:
-    app = typer.Typer()
-    app.command()(write)
-    app.command()(seo)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, [str(a) for a in args])
 

@@ -19,28 +19,15 @@ from shortskit.http import (
     base_url,
     decode_base64,
     error_from_response,
+    needs_key,
     post_json,
     public_url,
 )
+from shortskit.providers.options import positive
 
 __all__ = ["ImagesAPI", "OpenAIImages"]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-
-
-def _positive(value: Any, what: str, provider: str, *, integer: bool = False, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{provider} {what} must be {kind} above 0, got {value!r}")
-    return value
-
-
-def needs_key(url: str) -> bool:
-    """True for the hosted OpenAI API; other (local, compatible) servers may run without a key."""
-    return public_url(url).lower().startswith("https://api.openai.com")
 
 
 class ImagesAPI(HttpProvider):
@@ -143,10 +130,10 @@ class OpenAIImages(ImagesAPI):
         if response_format not in (None, "b64_json", "url"):
             raise ConfigError(f"openai images response_format must be b64_json or url, got {response_format!r}")
         self.response_format = response_format
-        self.rate_per_minute = _positive(rate_per_minute, "rate_per_minute", "openai", allow_none=True)
-        self.rate_burst = _positive(rate_burst, "rate_burst", "openai", integer=True, allow_none=True)
-        self.max_concurrency = _positive(max_concurrency, "max_concurrency", "openai", integer=True)
-        self.timeout = float(_positive(timeout, "timeout", "openai") or DEFAULT_TIMEOUT)
+        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", "openai", allow_none=True)
+        self.rate_burst = positive(rate_burst, "rate_burst", "openai", integer=True, allow_none=True)
+        self.max_concurrency = positive(max_concurrency, "max_concurrency", "openai", integer=True)
+        self.timeout = float(positive(timeout, "timeout", "openai") or DEFAULT_TIMEOUT)
         self.key_env = api_key_env
         self._key = api_key(api_key_env, provider="openai images", required=needs_key(self.base_url))
 

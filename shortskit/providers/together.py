@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from shortskit.errors import ConfigError
 from shortskit.http import DEFAULT_TIMEOUT, api_key, base_url, post_json, public_url
-from shortskit.providers.openai_images import ImagesAPI, _positive
+from shortskit.providers.openai_images import ImagesAPI
+from shortskit.providers.options import positive
 
 __all__ = ["DEFAULT_MODEL", "TogetherImages", "request_size"]
 
@@ -59,22 +60,22 @@ class TogetherImages(ImagesAPI):
             raise ConfigError("together model must be a model name")
         self.model = model.strip()
         self.base_url = _base(base_url)
-        self.steps = _positive(steps, "steps", "together", integer=True)
+        self.steps = positive(steps, "steps", "together", integer=True)
         if negative_prompt is not None and not isinstance(negative_prompt, str):
             raise ConfigError(f"together negative_prompt must be text, got {negative_prompt!r}")
         self.negative_prompt = negative_prompt.strip() if negative_prompt and negative_prompt.strip() else None
         if response_format not in ("b64_json", "url"):
             raise ConfigError(f"together response_format must be b64_json or url, got {response_format!r}")
         self.response_format = response_format
-        self.max_side = _positive(max_side, "max_side", "together", integer=True)
+        self.max_side = positive(max_side, "max_side", "together", integer=True)
         if self.max_side < _MIN_SIDE:
             raise ConfigError(f"together max_side must be at least {_MIN_SIDE}, got {max_side}")
         # The free model allows about 6 a minute over a rolling minute: one at a time every 10 s keeps any
         # 60 s window at 6, where a burst of 6 followed by the steady rate would put 7 in the first minute.
-        self.rate_per_minute = _positive(rate_per_minute, "rate_per_minute", "together", allow_none=True)
-        self.rate_burst = _positive(rate_burst, "rate_burst", "together", integer=True, allow_none=True)
-        self.max_concurrency = _positive(max_concurrency, "max_concurrency", "together", integer=True)
-        self.timeout = float(_positive(timeout, "timeout", "together"))
+        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", "together", allow_none=True)
+        self.rate_burst = positive(rate_burst, "rate_burst", "together", integer=True, allow_none=True)
+        self.max_concurrency = positive(max_concurrency, "max_concurrency", "together", integer=True)
+        self.timeout = float(positive(timeout, "timeout", "together"))
         self.key_env = api_key_env
         self._key = api_key(api_key_env, provider="together")
 

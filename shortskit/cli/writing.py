@@ -1,28 +1,21 @@
-"""The ``write`` and ``seo`` commands (registered on the ``shortskit`` app in :mod:`shortskit.cli`).
+"""Commands that write words with the writer's chat model: ``write`` (a story from a topic) and ``seo``.
 
 Like every command they only gather arguments: the work is :func:`shortskit.writer.write_story` and
-:func:`shortskit.seo.generate_metadata`. Bad input exits 2 with one ``error:`` line.
+:func:`shortskit.seo.generate_metadata` (which works offline too). Bad input exits 2 with one ``error:`` line.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from shortskit.cli.app import StoryArgument, app, reported
 from shortskit.errors import ConfigError
 
-__all__ = ["seo", "write"]
-
 _STORY_SUFFIXES = (".json", ".yaml", ".yml")
-
-
-def _fail(exc: BaseException) -> NoReturn:
-    from shortskit.cli import _fail as fail  # late: cli imports this module to register the commands
-
-    fail(exc)
 
 
 def _check_output(output: Path | None, suffixes: tuple[str, ...]) -> None:
@@ -41,6 +34,7 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+@app.command()
 def write(
     topic: Annotated[str, typer.Argument(help="What the short is about.")],
     output: Annotated[
@@ -59,7 +53,7 @@ def write(
     from shortskit.story import save_story
     from shortskit.writer import write_story_sync
 
-    try:
+    with reported():
         _check_output(output, _STORY_SUFFIXES)
         story = write_story_sync(topic, scenes=scenes, language=language, model=model)
         if output is None:
@@ -68,15 +62,12 @@ def write(
             typer.echo(story_text(story), nl=False)
             return
         save_story(story, output)
-    except BaseException as exc:
-        if isinstance(exc, typer.Exit):
-            raise
-        _fail(exc)
     typer.echo(f"wrote {output} ({len(story.scenes)} scenes, language {story.language}): {story.title}")
 
 
+@app.command()
 def seo(
-    story: Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")],
+    story: StoryArgument,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the metadata to this .json file [default: stdout].")
     ] = None,
@@ -89,7 +80,7 @@ def seo(
     from shortskit.seo import generate_metadata_sync
     from shortskit.story import load_story
 
-    try:
+    with reported():
         _check_output(output, (".json",))
         s = load_story(story)
         meta = generate_metadata_sync(s, use_writer=False if offline else None, model=model)
@@ -98,8 +89,4 @@ def seo(
             typer.echo(text, nl=False)
             return
         _write_text(output, text)
-    except BaseException as exc:
-        if isinstance(exc, typer.Exit):
-            raise
-        _fail(exc)
     typer.echo(f"wrote {output}")

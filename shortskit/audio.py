@@ -1,0 +1,121 @@
+"""Audio files: 16-bit WAV written from samples, and audio bytes from a server checked and saved as WAV.
+
+Voices, the music bed and voice samples all end as 16-bit PCM WAV files; anything else a server sends (MP3,
+float or stereo WAV) is converted by ffmpeg, and bytes that are not audio become a clear ProviderError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from shortskit.errors import ProviderError, ShortskitError
+
+__all__ = ["save_audio", "wav_frames", "write_wav"]
+
+
+def write_wav(out: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """Write ``samples`` as a 16-bit WAV: int16 as they are, floats in [-1, 1] scaled; shape (n,) or (n, channels)."""
+    data = np.asarray(samples)
+    if data.dtype.kind == "f":
+        data = np.rint(np.clip(data, -1.0, 1.0) * 32767)
+    pcm = np.clip(data, -32768, 32767).astype("<i2")
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    out = Path(out)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(np.ascontiguousarray(pcm).tobytes())
+    return out
+
+
+def wav_frames(path: str | Path) -> tuple[int, int]:
+    """(frames, sample rate) of a WAV file."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes(), w.getframerate()
+
+
+def _pcm16_mono(data: bytes) -> tuple[int, bytes] | None:
+    """(sample rate, frames) when ``data`` is a 16-bit mono PCM WAV, read chunk by chunk.
+
+    Streaming servers (OpenAI among them) write a placeholder data size; the frames are then what follows.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    fmt: tuple[int, int, int, int] | None = None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset : offset + 4], struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        body = offset + 8
+        if chunk == b"fmt " and size >= 16:
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[body : body + 16])
+            fmt = (tag, channels, rate, bits)
+        elif chunk == b"data":
+            if fmt is None or fmt[0] != 1 or fmt[1] != 1 or fmt[3] != 16 or fmt[2] <= 0:
+                return None
+            end = len(data) if size == 0 or body + size > len(data) else body + size
+            frames = data[body:end]
+            return fmt[2], frames[: len(frames) // 2 * 2]
+        offset = body + size + (size & 1)
+    return None
+
+
+def _not_audio(data: bytes, content_type: str) -> str | None:
+    """Why ``data`` is plainly not audio (an HTML page, a JSON message), or None."""
+    head = data[:512].lstrip()
+    if not head:
+        return "an empty body"
+    if "html" in content_type.lower() or head.lower().startswith((b"<!doctype", b"<html")):
+        return "an HTML page"
+    if "json" in content_type.lower() or head.startswith((b"{", b"[")):
+        import httpx
+
+        from shortskit.http import server_message
+
+        said = server_message(httpx.Response(200, content=data, headers={"content-type": "application/json"}))
+        return f"JSON ({said})"
+    return None
+
+
+def save_audio(data: bytes, out: Path, *, provider: str, content_type: str = "") -> tuple[float, int]:
+    """Write the audio bytes ``data`` to ``out`` as 16-bit mono WAV; return (duration in seconds, sample rate).
+
+    A 16-bit mono WAV is copied with a correct header; anything else (MP3, float or stereo WAV, ...) is
+    converted by ffmpeg. Bytes that are not audio raise a non-retryable :class:`ProviderError`.
+    """
+    out = Path(out)
+    pcm = _pcm16_mono(data)
+    if pcm is not None:
+        rate, frames = pcm
+        write_wav(out, np.frombuffer(frames, dtype="<i2"), rate)
+    else:
+        reason = _not_audio(data, content_type)
+        if reason:
+            raise ProviderError(f"answered with {reason} instead of audio", provider=provider)
+        from shortskit import ffmpeg
+
+        source = out.with_name(f"{out.name}.download")
+        try:
+            source.write_bytes(data)
+            ffmpeg.run(["-y", "-i", source, "-vn", "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", out], what="audio")
+        except ShortskitError:
+            raise ProviderError(
+                f"answered with {len(data)} bytes that are not audio ffmpeg can read"
+                + (f" ({content_type})" if content_type else ""),
+                provider=provider,
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                source.unlink()
+    try:
+        frames_n, rate = wav_frames(out)
+    except (wave.Error, EOFError, OSError) as exc:  # pragma: no cover - we just wrote it
+        raise ProviderError(f"cannot read back the audio ({exc})", provider=provider) from None
+    if frames_n == 0:
+        raise ProviderError("answered with empty audio", provider=provider)
+    return frames_n / rate, rate

@@ -1,0 +1,155 @@
+"""Checks before any work starts: the story's providers exist and accept their options, its files exist and
+decode, the output can be written, the workspace is usable. Each failure is one error naming file and field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from shortskit import ffmpeg
+from shortskit.captions import font_family
+from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
+from shortskit.providers import create_image, create_voice, image_names, voice_names
+from shortskit.providers.base import ImageProvider, VoiceProvider
+from shortskit.story import Story
+from shortskit.workspace import Workspace, default_workspace
+
+__all__ = [
+    "check_output",
+    "check_story",
+    "checked_providers",
+    "music_source",
+    "open_workspace",
+    "sidecar",
+]
+
+
+def _provider(kind: Literal["voice", "image"], story: Story, override: str | None) -> Any:
+    settings = story.voice if kind == "voice" else story.images
+    name = override or settings.provider
+    # A provider chosen on the command line does not get options meant for the story's provider.
+    options = settings.provider_options() if name == settings.provider else {}
+    names = voice_names() if kind == "voice" else image_names()
+    fieldname = f"{'voice' if kind == 'voice' else 'images'}.provider"
+    if name not in names:
+        raise StoryError(
+            f"unknown {kind} provider {name!r}; valid names: {', '.join(names)}", file=story.source, field=fieldname
+        )
+    try:
+        return (create_voice if kind == "voice" else create_image)(name, **options)
+    except ConfigError as exc:
+        raise StoryError(str(exc), file=story.source, field=fieldname.split(".")[0]) from None
+
+
+def _check_images(story: Story, deep: bool) -> None:
+    for i, scene in enumerate(story.scenes, start=1):
+        if scene.image is None:
+            continue
+        path = story.resolve(scene.image)
+        if not path.exists():
+            raise StoryError(f"image file not found: {path}", file=story.source, scene=i, field="image")
+        if not path.is_file():
+            raise StoryError(f"image path is not a file: {path}", file=story.source, scene=i, field="image")
+        if deep:
+            from shortskit.images import check_image
+
+            try:
+                check_image(path, scene=i)
+            except InputFileError as exc:
+                raise StoryError(exc.message, file=story.source, scene=i, field="image") from None
+
+
+def checked_providers(
+    story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True
+) -> tuple[VoiceProvider, ImageProvider]:
+    """The story's voice and image providers, built after checking everything a render needs from the story."""
+    speaker = _provider("voice", story, voice)
+    painter = _provider("image", story, images)
+    if hasattr(speaker, "check_language"):
+        try:
+            speaker.check_language(story.language)
+        except ConfigError as exc:
+            raise StoryError(str(exc), file=story.source, field="language") from None
+    _check_images(story, deep)
+    for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
+        if rel is not None and not story.resolve(rel).is_file():
+            raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
+    if story.captions.font_file is not None:
+        try:
+            font_family(story.resolve(story.captions.font_file))
+        except ConfigError as exc:
+            raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
+    return speaker, painter
+
+
+def check_story(story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True) -> None:
+    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``)."""
+    checked_providers(story, voice=voice, images=images, deep=deep)
+
+
+async def music_source(story: Story, music: str | Path | bool | None) -> Path | Literal["bed"] | None:
+    """The music to mix: a checked file, ``"bed"`` for the generated one, or None."""
+    m = story.music
+    if music is False or (music is None and not m.enabled):
+        return None
+    if isinstance(music, (str, Path)):
+        path, fieldname = Path(music).expanduser(), "--music"
+    elif m.file is not None:
+        path, fieldname = story.resolve(m.file), "music.file"
+    else:
+        return "bed"
+    if not path.is_file():
+        raise StoryError(f"music file not found: {path}", file=story.source, field=fieldname)
+    try:
+        info = await asyncio.to_thread(ffmpeg.probe, path)
+    except ShortskitError:
+        info = None
+    if info is None or not info.has_audio:
+        raise StoryError(f"cannot read {path.name} as audio", file=story.source, field=fieldname)
+    return path
+
+
+def _probe_writable(folder: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".shortskit-probe-"):
+        pass
+
+
+def sidecar(out: Path, suffix: str) -> Path:
+    """The file beside the short ``out`` with ``suffix`` (``.srt``, ``.json``)."""
+    return out.with_suffix(suffix)
+
+
+def check_output(out: Path, story: Story) -> None:
+    """Fail before any work when the short could not be written, or would overwrite the story."""
+    if out.suffix.lower() != ".mp4":
+        raise ConfigError(f"output must be an .mp4 file (got {out.name})")
+    if out.is_dir():
+        raise ConfigError(f"output {out} is a folder; give a file name ending in .mp4")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {out.parent}")
+    try:
+        _probe_writable(out.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to the output folder {out.parent} ({exc.strerror or exc})") from None
+    if story.path is not None:
+        for suffix in (".mp4", ".srt", ".json"):
+            if sidecar(out, suffix).resolve() == story.path:
+                raise ConfigError(
+                    f"writing {sidecar(out, suffix).name} beside the short would overwrite the story "
+                    f"{story.path.name}; choose another output name"
+                )
+
+
+def open_workspace(workspace: str | Path | None) -> Workspace:
+    """The workspace at ``workspace`` (default: :func:`default_workspace`), made and checked writable."""
+    ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
+    try:
+        ws.root.mkdir(parents=True, exist_ok=True)
+        _probe_writable(ws.root)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {ws.root} as the workspace ({exc.strerror or exc})") from None
+    ws.sweep_temporaries()
+    return ws

@@ -1,0 +1,56 @@
+"""``shortskit cache info|clear``: look at or empty the workspace cache."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shortskit.cli.app import WorkspaceOption, app
+
+cache_app = typer.Typer(help="Look at or empty the workspace cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+@cache_app.command("info")
+def cache_info(
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Files and size per kind of artefact."""
+    from shortskit.workspace import Workspace, default_workspace
+
+    ws = Workspace(workspace or default_workspace())
+    info = ws.info()
+    typer.echo(f"workspace {ws.root}")
+    for kind, row in info.items():
+        typer.echo(f"  {kind:<9} {row['files']:>6} files  {human_size(row['bytes']):>10}")
+    total = sum(r["bytes"] for r in info.values())
+    typer.echo(f"  {'total':<9} {sum(r['files'] for r in info.values()):>6} files  {human_size(total):>10}")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    workspace: WorkspaceOption = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Only these kinds (images, voices, captions, clips, music, audio, finals)."),
+    ] = None,
+) -> None:
+    """Delete cached artefacts (all kinds unless --kind is given)."""
+    from shortskit.workspace import KINDS, Workspace, default_workspace
+
+    bad = [k for k in kind or () if k not in KINDS]
+    if bad:
+        typer.echo(f"error: unknown kind {bad[0]!r}; valid: {', '.join(KINDS)}", err=True)
+        raise typer.Exit(2)
+    ws = Workspace(workspace or default_workspace())
+    n = ws.clear(tuple(kind) if kind else KINDS)
+    typer.echo(f"removed {n} files from {ws.root}")

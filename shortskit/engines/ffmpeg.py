@@ -1,0 +1,107 @@
+"""The default clip engine: one ffmpeg pass per scene clip (picture with Ken Burns motion, captions, voice).
+
+The still picture is cover-cropped to the frame, moved by ``zoompan``, captioned by libass from the scene's
+ASS file (with the caption font's folder as ``fontsdir``, so no system fonts are needed) and encoded with
+libx264, or NVENC where the GPU really has an encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from shortskit import ffmpeg
+from shortskit.engines.base import AUDIO_RATE, PRESETS, ClipSpec
+from shortskit.errors import ConfigError
+
+__all__ = ["FfmpegEngine", "clip_args", "render_clip", "resolve_encoder", "video_codec_args"]
+
+# A clip's own audio is only for previewing that scene (the short's track is mixed once, from the voices):
+# the fast AAC coder at a lower rate halves its cost.
+CLIP_AUDIO_ARGS = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k", "-ar", str(AUDIO_RATE), "-ac", "2"]
+
+
+def resolve_encoder(encoder: str) -> str:
+    """``auto`` -> ``h264_nvenc`` when a usable NVIDIA GPU is present, else ``libx264``."""
+    if encoder == "auto":
+        return "h264_nvenc" if ffmpeg.nvenc_available() else "libx264"
+    return encoder
+
+
+def video_codec_args(encoder: str, quality: str) -> list[str]:
+    """Encoder arguments for ``encoder`` at ``quality`` (both already resolved)."""
+    p = PRESETS[quality]
+    if encoder == "h264_nvenc":
+        return ["-c:v", "h264_nvenc", "-preset", p.nvenc_preset, "-rc", "vbr", "-cq", str(p.cq), "-b:v", "0",
+                "-pix_fmt", "yuv420p"]  # fmt: skip
+    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p"]
+
+
+def _zoompan(motion: str, zoom: float, frames: int, width: int, height: int, fps: int) -> str:
+    last = max(frames - 1, 1)
+    p = f"(on/{last})"  # progress 0..1 over the clip
+    # Centre the crop; for pans hold the zoom and slide across the spare width.
+    cx, cy = "(iw-iw/zoom)/2", "(ih-ih/zoom)/2"
+    if motion == "zoom_in" and zoom > 0:
+        z, x, y = f"1+{zoom}*{p}", cx, cy
+    elif motion == "zoom_out" and zoom > 0:
+        z, x, y = f"1+{zoom}*(1-{p})", cx, cy
+    elif motion == "pan_left" and zoom > 0:
+        z, x, y = f"{1 + zoom}", f"(iw-iw/zoom)*(1-{p})", cy
+    elif motion == "pan_right" and zoom > 0:
+        z, x, y = f"{1 + zoom}", f"(iw-iw/zoom)*{p}", cy
+    else:
+        z, x, y = "1", "0", "0"
+    return f"zoompan=z='{z}':x='{x}':y='{y}':d={frames}:s={width}x{height}:fps={fps}"
+
+
+def clip_args(spec: ClipSpec, out: Path) -> list[str | Path]:
+    """The ffmpeg arguments that render ``spec`` into ``out`` (an .mp4)."""
+    w, h, n = spec.width, spec.height, spec.frames
+    chain = [
+        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos",
+        f"crop={w}:{h}",
+        "setsar=1",
+        _zoompan(spec.motion, spec.zoom, n, w, h, spec.fps),
+    ]
+    if spec.captions is not None:
+        chain.append(
+            f"ass=filename={ffmpeg.filter_escape(spec.captions)}:fontsdir={ffmpeg.filter_escape(spec.fonts_dir)}"
+        )
+    chain.append("format=yuv420p")
+    graph = (
+        f"[0:v]{','.join(chain)}[v];"
+        f"[1:a]aresample={AUDIO_RATE},aformat=channel_layouts=stereo,apad=whole_dur={spec.exact_duration:.6f}[a]"
+    )
+    return [
+        "-y", "-loglevel", "error",
+        "-i", spec.image, "-i", spec.voice,
+        "-filter_complex", graph,
+        "-map", "[v]", "-map", "[a]",
+        "-frames:v", str(n), "-t", f"{spec.exact_duration:.6f}",
+        *video_codec_args(spec.encoder, spec.quality), "-r", str(spec.fps),
+        *CLIP_AUDIO_ARGS,
+        "-movflags", "+faststart", "-f", "mp4", out,
+    ]  # fmt: skip
+
+
+async def render_clip(spec: ClipSpec, out: Path, *, scene: int | None = None) -> Path:
+    """Render one scene clip into ``out`` with a single ffmpeg pass."""
+    await ffmpeg.run_async(clip_args(spec, out), what="rendering the scene clip", scene=scene)
+    return out
+
+
+class FfmpegEngine:
+    """The default engine: one ffmpeg pass per clip (captions from the ASS file in the spec)."""
+
+    name: ClassVar[str] = "ffmpeg"
+    version: ClassVar[str] = "1"
+
+    async def render_clip(
+        self, spec: ClipSpec, out: Path, *, scene: int | None = None, effects: Sequence[Any] = ()
+    ) -> Path:
+        """Render ``spec`` into ``out``; this engine takes no effects (use the moviepy engine for those)."""
+        if effects:
+            raise ConfigError("scene effects need engine='moviepy'")
+        return await render_clip(spec, out, scene=scene)

@@ -1,0 +1,240 @@
+"""Captions drawn with moviepy for the moviepy engine: the same size, colours, outline, shadow, position and
+active-word highlight as the ASS captions libass burns in for the ffmpeg engine.
+
+Each caption is composed once from word TextClips (and their shadows) and frozen into one still, so a frame
+costs a single blend per caption instead of one per word.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from shortskit.captions import CaptionGroup, fit_size, font_metrics
+from shortskit.engines.base import ClipSpec
+from shortskit.story import CaptionStyle
+from shortskit.text import strip_emoji
+
+__all__ = ["caption_clips"]
+
+_MARGIN_X = 80  # left/right caption margin at 1080 wide, as in the ASS style
+
+
+@lru_cache(maxsize=64)
+def _pil_font(font: str, size: int) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font, size)
+
+
+def _rgba(hex_color: str) -> tuple[tuple[int, int, int], float]:
+    h = hex_color.lstrip("#")
+    rgb = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    return rgb, (int(h[6:8], 16) if len(h) == 8 else 255) / 255
+
+
+@dataclass(frozen=True)
+class _Look:
+    """Caption measurements for one frame size."""
+
+    font: str
+    size: float  # libass font size, pixels
+    em: int  # Pillow font size
+    stroke: int
+    shadow: int
+    ascent: float  # libass ascent / descent for ``size``, pixels
+    descent: float
+    max_width: float
+    width: int
+    height: int
+    style: CaptionStyle
+
+    def scaled(self, factor: float) -> _Look:
+        """The same look with the font ``factor`` times the size (stroke and shadow unchanged, as in ASS)."""
+        return dataclasses.replace(
+            self,
+            size=self.size * factor,
+            em=max(1, round(self.em * factor)),
+            ascent=self.ascent * factor,
+            descent=self.descent * factor,
+        )
+
+    @classmethod
+    def of(cls, spec: ClipSpec, style: CaptionStyle) -> _Look:
+        k = spec.width / 1080
+        font = str(spec.font_file)
+        size = style.size * k
+        em_per_size, a, d = font_metrics(font)
+        return cls(
+            font=font,
+            size=size,
+            em=max(1, round(size * em_per_size)),
+            stroke=round(style.stroke * k),
+            shadow=round(style.shadow * k),
+            ascent=size * a,
+            descent=size * d,
+            max_width=spec.width - 2 * round(_MARGIN_X * k),
+            width=spec.width,
+            height=spec.height,
+            style=style,
+        )
+
+
+def _shown(text: str, style: CaptionStyle) -> str:
+    text = strip_emoji(text)
+    return text.upper() if style.uppercase else text
+
+
+def _intervals(group: CaptionGroup, style: CaptionStyle) -> list[tuple[float, float, int | None]]:
+    """(start, end, index of the spoken word or None): one caption per word interval, as ``write_ass`` does."""
+    if not style.highlight:
+        return [(group.start, group.end, None)]
+    out = []
+    for i, w in enumerate(group.words):
+        start = group.start if i == 0 else w.start
+        end = group.words[i + 1].start if i + 1 < len(group.words) else group.end
+        if end > start:
+            out.append((start, end, i))
+    return out
+
+
+def _wrap(widths: list[float], space: float, max_width: float) -> list[list[int]]:
+    """Break words into lines no wider than ``max_width``, then even the lines out (libass wrap style 0)."""
+    lines: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        if lines[-1] and used + space + w > max_width:
+            lines.append([])
+            used = 0.0
+        used = w if not lines[-1] else used + space + w
+        lines[-1].append(i)
+
+    def width(line: list[int]) -> float:
+        return sum(widths[i] for i in line) + space * (len(line) - 1)
+
+    for k in range(len(lines) - 1, 0, -1):  # move words down while that makes neighbouring lines more even
+        while len(lines[k - 1]) > 1:
+            a, b = lines[k - 1], lines[k]
+            na, nb = a[:-1], [a[-1], *b]
+            if abs(width(na) - width(nb)) < abs(width(a) - width(b)) and width(nb) <= max_width:
+                lines[k - 1], lines[k] = na, nb
+            else:
+                break
+    return lines
+
+
+def _text_clip(look: _Look, text: str, color: tuple[int, int, int], em: int, stroke_color: tuple[int, int, int]) -> Any:
+    from moviepy import TextClip
+
+    pad_x, pad_y = _pads(look, em)
+    return TextClip(
+        font=look.font,
+        text=text,
+        font_size=em,
+        color=color,
+        stroke_color=stroke_color if look.stroke else None,
+        stroke_width=look.stroke,
+        margin=(pad_x, pad_y),
+        transparent=True,
+    )
+
+
+def _caption_clip(look: _Look, words: list[str], active: int | None, cache: dict[tuple[Any, ...], Any]) -> Any:
+    """One caption as a single transparent still: word TextClips (and their shadows) composed and frozen."""
+    import numpy as np
+    from moviepy import CompositeVideoClip, ImageClip
+
+    style = look.style
+    text_rgb, text_alpha = _rgba(style.color)
+    hi_rgb, hi_alpha = _rgba(style.highlight_color)
+    stroke_rgb, _ = _rgba(style.stroke_color)
+    shadow_rgb, shadow_alpha = _rgba(style.shadow_color)
+    pop = 1.1 if style.pop else 1.0
+
+    ems = [round(look.em * pop) if i == active else look.em for i in range(len(words))]
+    widths = [_pil_font(look.font, ems[i]).getlength(w) for i, w in enumerate(words)]
+    space = _pil_font(look.font, look.em).getlength(" ")
+    lines = _wrap(widths, space, look.max_width)
+
+    # libass stacks lines by their own ascent + descent, so a line holding the popped word is taller.
+    scales = [pop if active in line else 1.0 for line in lines]
+    block = look.size * sum(scales)
+    if style.position == "bottom":
+        top = look.height - round(style.margin * look.width / 1080) - block
+    elif style.position == "top":
+        top = round(style.margin * look.width / 1080)
+    else:
+        top = (look.height - block) / 2
+
+    def word_clip(text: str, rgb: tuple[int, int, int], alpha: float, em: int, stroke: tuple[int, int, int]) -> Any:
+        key = (text, rgb, alpha, em, stroke)
+        if key not in cache:
+            clip = _text_clip(look, text, rgb, em, stroke)
+            cache[key] = clip.with_opacity(alpha) if alpha < 1 else clip
+        return cache[key]
+
+    def corner(pen_x: float, baseline: float, em: int) -> tuple[float, float]:
+        """Top-left of a TextClip whose pen origin (left end of the baseline) must land at (pen_x, baseline)."""
+        pad_x, pad_y = _pads(look, em)
+        ascent = _pil_font(look.font, em).getmetrics()[0]
+        return pen_x - pad_x - look.stroke, baseline - pad_y - look.stroke - ascent
+
+    placed: list[tuple[Any, float, float]] = []  # clip, left, top (frame pixels)
+    line_top = top
+    for line, scale in zip(lines, scales, strict=True):
+        baseline = line_top + look.ascent * scale
+        line_top += look.size * scale
+        line_width = sum(widths[i] for i in line) + space * (len(line) - 1)
+        x = (look.width - line_width) / 2
+        for i in line:
+            rgb, alpha = (hi_rgb, hi_alpha) if i == active else (text_rgb, text_alpha)
+            if look.shadow > 0 and shadow_alpha > 0:
+                shadow = word_clip(words[i], shadow_rgb, shadow_alpha, ems[i], shadow_rgb)
+                placed.append((shadow, *corner(x + look.shadow, baseline + look.shadow, ems[i])))
+            placed.append((word_clip(words[i], rgb, alpha, ems[i], stroke_rgb), *corner(x, baseline, ems[i])))
+            x += widths[i] + space
+
+    # Compose the words on a canvas just big enough, then freeze it: one still per caption keeps each
+    # frame to a single full-size blend instead of one per word and shadow.
+    x0 = math.floor(min(left for _, left, _ in placed))
+    y0 = math.floor(min(t for _, _, t in placed))
+    x1 = math.ceil(max(left + c.w for c, left, _ in placed))
+    y1 = math.ceil(max(t + c.h for c, _, t in placed))
+    layers = [c.with_position((round(left - x0), round(t - y0))) for c, left, t in placed]
+    comp = CompositeVideoClip(layers, size=(x1 - x0, y1 - y0))
+    rgb_frame = np.ascontiguousarray(comp.get_frame(0))
+    mask_frame = comp.mask.get_frame(0)
+    comp.close()
+    return ImageClip(rgb_frame).with_mask(ImageClip(mask_frame, is_mask=True)).with_position((x0, y0))
+
+
+def _pads(look: _Look, em: int) -> tuple[int, int]:
+    """Room around each word's TextClip so no outline or accent is cut off."""
+    return look.stroke + 4, look.stroke + round(0.3 * em)
+
+
+def caption_clips(spec: ClipSpec, duration: float) -> list[Any]:
+    """The captions of ``spec`` as moviepy stills, each shown over its own word interval."""
+    style, groups = spec.style, spec.groups
+    look = _Look.of(spec, style)
+    cache: dict[tuple[Any, ...], Any] = {}
+    clips = []
+    for g in groups:
+        words = [_shown(w.text, style) for w in g.words]
+        # as in the ASS file: a word wider than the frame makes its whole caption smaller
+        size = fit_size([w for w in words if w], look.size, look.stroke, look.max_width, Path(look.font))
+        group_look = look if size >= look.size else look.scaled(size / look.size)
+        for start, end, active in _intervals(g, style):
+            # ASS stores times in centiseconds; round the same way so both engines switch on the same frame.
+            start, end = max(round(start, 2), 0.0), min(round(end, 2), duration)
+            shown = [(w, i == active) for i, w in enumerate(words) if w]
+            if end <= start or not shown:
+                continue
+            texts = [w for w, _ in shown]
+            spoken = next((k for k, (_, is_active) in enumerate(shown) if is_active), None)
+            clips.append(_caption_clip(group_look, texts, spoken, cache).with_start(start).with_end(end))
+    return clips

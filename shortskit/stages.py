@@ -1,0 +1,281 @@
+"""The work of each stage of a render: one async function per artefact (picture, voice, captions, clip,
+soundtrack, short), each taking what it consumes and returning what it made.
+
+Every artefact goes through :meth:`Context.produce`: reused when the workspace already has its key (from
+:mod:`shortskit.keys`), else made under a temporary name and renamed into place, with progress events either
+way. Provider calls go through :func:`call_provider`: the provider's limits, retries, and errors that name
+the provider and the scene.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shortskit import keys, timing
+from shortskit.captions import CaptionFont, group_words, missing_glyphs, write_ass
+from shortskit.engines.base import ClipEngine, ClipSpec
+from shortskit.errors import InputFileError, ProviderError, ShortskitError
+from shortskit.merge import merge_clips
+from shortskit.progress import Progress, Stage
+from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.scheduler import Limit, RetryPolicy, call
+from shortskit.soundtrack import MusicMix, make_soundtrack
+from shortskit.story import Story
+from shortskit.workspace import Workspace, atomic_path, file_digest
+
+__all__ = [
+    "Context",
+    "call_provider",
+    "captions",
+    "clip",
+    "final",
+    "music_bed",
+    "picture",
+    "soundtrack",
+    "voice",
+]
+
+log = logging.getLogger("shortskit")
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    """What every stage of one render shares: the workspace, progress, the retry policy, ``--force``."""
+
+    ws: Workspace
+    progress: Progress
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    force: bool = False  # remake artefacts even when the workspace has them
+
+    async def produce(
+        self,
+        kind: str,
+        key: str,
+        suffix: str,
+        stage: Stage | None,
+        scene: int | None,
+        make: Callable[[Path], Awaitable[Any]],
+        *,
+        ready: Callable[[Path], bool] = Path.exists,
+        finish: Callable[[Path], Awaitable[Any]] | None = None,
+        fresh: bool = False,
+    ) -> Path:
+        """The artefact ``kind``/``key``: reused if ``ready``, else ``make(tmp)`` then renamed into place.
+
+        ``finish(path)`` runs once the file is in place (to write a sidecar); ``fresh`` makes it even when
+        it exists. Progress is reported for ``stage`` (None: not a stage of its own).
+        """
+        out = self.ws.path(kind, key, suffix)
+        if not (self.force or fresh) and ready(out):
+            if stage is not None:
+                self.progress.emit(stage, "cached", scene, path=out)
+            return out
+        if stage is not None:
+            self.progress.emit(stage, "started", scene)
+        try:
+            with atomic_path(out) as tmp:
+                await make(tmp)
+            if finish is not None:
+                await finish(out)
+        except ShortskitError as exc:
+            if stage is not None:
+                self.progress.emit(stage, "failed", scene, error=exc)
+            raise
+        if stage is not None:
+            self.progress.emit(stage, "done", scene, path=out)
+        return out
+
+
+async def call_provider(
+    ctx: Context, stage: Stage, scene: int, provider: str, limit: Limit, fn: Callable[[], Awaitable[T]]
+) -> T:
+    """``fn()`` within ``limit`` and the retry policy; any failure ends as an error naming provider and scene."""
+
+    def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+        ctx.progress.emit(
+            stage, "retrying", scene, error=exc, message=f"try {attempt} failed; retrying in {wait:.1f} s"
+        )
+
+    try:
+        return await call(fn, limit=limit, policy=ctx.retry, on_retry=on_retry)
+    except ProviderError as exc:
+        raise exc.for_scene(scene) from None
+    except ShortskitError:
+        raise
+    except Exception as exc:  # a third-party provider's own exception: still name who failed, and where
+        raise ProviderError(f"{type(exc).__name__}: {exc}", provider=provider, scene=scene) from exc
+
+
+# -- picture and voice -------------------------------------------------------------------------------------
+
+
+async def picture(ctx: Context, story: Story, index: int, provider: ImageProvider, limit: Limit) -> Path:
+    """Scene ``index``'s picture: its own file cover-cropped to the frame, or one made from its prompt."""
+    scene, n = story.scenes[index], index + 1
+    if scene.image is not None:
+        from shortskit.images import prepare_image
+
+        src, o = story.resolve(scene.image), story.output
+        if not src.is_file():
+            raise InputFileError(f"image file not found: {src}", provider="local", scene=n, field="image")
+        key = keys.local_image_key(source=file_digest(src), width=o.width, height=o.height)
+
+        async def crop(tmp: Path) -> None:
+            await asyncio.to_thread(prepare_image, src, tmp, width=o.width, height=o.height, scene=n)
+
+        return await ctx.produce("images", key, ".png", "image", n, crop)
+
+    st, prompt = story.images, scene.image_prompt or ""
+    seed = st.seed + index  # scene N uses seed + N - 1, as the story schema says
+    key = keys.image_key(
+        provider=provider.name, version=provider.version, settings=provider.settings(), prompt=prompt,
+        width=st.width, height=st.height, seed=seed,
+    )  # fmt: skip
+
+    async def paint(tmp: Path) -> None:
+        await call_provider(
+            ctx, "image", n, provider.name, limit,
+            lambda: provider.generate(prompt, tmp, width=st.width, height=st.height, seed=seed),
+        )  # fmt: skip
+
+    return await ctx.produce("images", key, ".png", "image", n, paint)
+
+
+async def voice(ctx: Context, story: Story, index: int, provider: VoiceProvider, limit: Limit) -> Speech:
+    """Scene ``index``'s voice-over with word timings (the voice's own, else from :mod:`shortskit.timing`)."""
+    text, language, n = story.scenes[index].text, story.language, index + 1
+    key = keys.voice_key(
+        provider=provider.name, version=provider.version, settings=provider.settings(), text=text, language=language
+    )
+    meta = ctx.ws.path("voices", key, ".json")
+    spoken: list[Speech] = []
+
+    async def speak(tmp: Path) -> None:
+        spoken.append(
+            await call_provider(
+                ctx, "voice", n, provider.name, limit, lambda: provider.synthesize(text, tmp, language=language)
+            )
+        )
+
+    async def timed(wav: Path) -> None:
+        # The JSON sidecar is written last: a WAV without it is an interrupted job and is made again.
+        speech = spoken[0]
+        words = timing.words_for(speech, text, language=language, scene=n, voice=provider.name)
+        ctx.ws.write_json(
+            meta,
+            {
+                "duration": speech.duration,
+                "sample_rate": speech.sample_rate,
+                "words": [w.__dict__ for w in words],
+                "meta": speech.meta,
+            },
+        )
+
+    def ready(wav: Path) -> bool:
+        return wav.exists() and ctx.ws.read_json(meta) is not None
+
+    wav = await ctx.produce("voices", key, ".wav", "voice", n, speak, ready=ready, finish=timed)
+    data = ctx.ws.read_json(meta)
+    words = tuple(Word(**w) for w in data["words"])
+    return Speech(wav, data["duration"], data["sample_rate"], words, data.get("meta", {}))
+
+
+# -- captions and clip ---------------------------------------------------------------------------------------
+
+
+async def captions(ctx: Context, story: Story, scene: int, words: Sequence[Word], font: CaptionFont) -> Path | None:
+    """The ASS caption file of one scene's timed ``words`` (None when captions are off)."""
+    style, o = font.style, story.output
+    if not style.enabled:
+        ctx.progress.emit("captions", "cached", scene)
+        return None
+    key = keys.captions_key(
+        words=words, style=style.model_dump(exclude={"font_file"}), font=font.digest, width=o.width, height=o.height
+    )
+
+    async def write(tmp: Path) -> None:
+        missing = missing_glyphs(" ".join(w.text for w in words), font.file)
+        if missing:
+            log.warning(
+                "scene %d: the caption font %s has no glyphs for %r, which will not show; set "
+                "captions.font_file to a font that has them (e.g. a Noto font for the language)",
+                scene, style.font, missing[:12],
+            )  # fmt: skip
+        groups = group_words(words, max_words=style.max_words, max_chars=style.max_chars)
+        write_ass(groups, tmp, style, width=o.width, height=o.height, font_file=font.file)
+
+    return await ctx.produce("captions", key, ".ass", "captions", scene, write)
+
+
+async def clip(
+    ctx: Context,
+    spec: ClipSpec,
+    scene: int,
+    engine: ClipEngine,
+    limit: Limit,
+    *,
+    font: str,
+    effects: Sequence[Any] = (),
+) -> Path:
+    """Scene ``scene``'s clip rendered by ``engine`` from ``spec`` (``font``: the caption font's digest)."""
+    key = keys.clip_key(
+        engine=engine.name, engine_version=engine.version, image=file_digest(spec.image), voice=file_digest(spec.voice),
+        captions=file_digest(spec.captions) if spec.captions is not None else None, font=font,
+        duration=spec.exact_duration, fps=spec.fps, width=spec.width, height=spec.height, motion=spec.motion,
+        zoom=spec.zoom, quality=spec.quality, encoder=spec.encoder,
+    )  # fmt: skip
+    if effects:
+        # Effects are arbitrary Python objects with no stable hash: such a clip is always made anew.
+        key = f"{key}-fx-{uuid.uuid4().hex[:8]}"
+
+    async def render(tmp: Path) -> None:
+        async with limit.slot():
+            await engine.render_clip(spec, tmp, scene=scene, effects=effects)
+
+    return await ctx.produce("clips", key, ".mp4", "clip", scene, render, fresh=bool(effects))
+
+
+# -- the whole short ---------------------------------------------------------------------------------------
+
+
+async def music_bed(ctx: Context, mood: str, seconds: float) -> Path:
+    """A generated music bed at least ``seconds`` long (whole 8 s steps, so similar stories share one)."""
+    from shortskit.music import make_music_bed
+
+    length = 8 * (int(seconds // 8) + 1)
+
+    async def compose(tmp: Path) -> None:
+        await asyncio.to_thread(make_music_bed, tmp, duration=float(length), mood=mood)
+
+    return await ctx.produce("music", keys.music_bed_key(mood=mood, length=length), ".wav", None, None, compose)
+
+
+async def soundtrack(ctx: Context, voices: Sequence[Path], durations: Sequence[float], mix: MusicMix | None) -> Path:
+    """The short's audio: the voices, each padded to its scene's length, over the music ``mix``."""
+    music = None
+    if mix is not None:
+        music = {"file": file_digest(mix.path), "volume": mix.volume, "duck": mix.duck}
+        music.update(fade_in=mix.fade_in, fade_out=mix.fade_out)
+    key = keys.soundtrack_key(voices=[file_digest(v) for v in voices], durations=durations, music=music)
+
+    async def mix_down(tmp: Path) -> None:
+        await make_soundtrack(voices, durations, tmp, music=mix)
+
+    return await ctx.produce("audio", key, ".m4a", "soundtrack", None, mix_down)
+
+
+async def final(ctx: Context, clips: Sequence[Path], audio: Path) -> Path:
+    """The short: the clips joined over the soundtrack."""
+    key = keys.final_key(clips=[file_digest(c) for c in clips], soundtrack=file_digest(audio))
+
+    async def join(tmp: Path) -> None:
+        await merge_clips(clips, audio, tmp)
+
+    return await ctx.produce("finals", key, ".mp4", "merge", None, join)

@@ -1,0 +1,183 @@
+"""The voice panel widget: pick a voice and its settings, hear a test sentence, check and save a voice sample."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from shortskit.errors import ConfigError, ShortskitError
+from shortskit.providers import create_voice, voice_names
+from shortskit.voicesample import (
+    CLONING_HINT,
+    VoiceSample,
+    cloning_available,
+    prepare_sample,
+    save_voice,
+    voice_library,
+)
+from shortskit.widgets._common import Background, media, note
+from shortskit.workspace import default_workspace
+
+__all__ = ["VoicePanel"]
+
+
+class VoicePanel(Background, w.VBox):
+    """Pick a voice and its settings, hear a test sentence; upload a sample, check it and save it by name."""
+
+    def __init__(
+        self,
+        *,
+        workspace: str | Path | None = None,
+        language: str = "en",
+        text: str = "Meet the octopus. It has three hearts, and its blood is blue.",
+    ) -> None:
+        super().__init__()
+        self._tasks, self.error = set(), None
+        self.workspace = Path(workspace) if workspace is not None else default_workspace()
+        self.sample: VoiceSample | None = None
+        self.speech_path: Path | None = None
+        names = voice_names()
+        self.provider = w.Dropdown(
+            options=names, value="espeak" if "espeak" in names else names[0], description="Voice"
+        )
+        from shortskit.providers.espeak import list_voices
+
+        self.espeak_voice = w.Dropdown(
+            options=[("(from the language)", "")] + [(v, v) for v in list_voices()], value="", description="eSpeak"
+        )
+        self.rate = w.IntSlider(value=175, min=80, max=450, description="Rate (wpm)")
+        self.pitch = w.IntSlider(value=50, min=0, max=99, description="Pitch")
+        self.espeak_box = w.VBox([self.espeak_voice, self.rate, self.pitch])
+        self.options = w.Text(value="{}", description="Options", placeholder='{"option": "value"} (JSON)')
+        self.language = w.Text(value=language, description="Language")
+        self.text = w.Text(value=text, description="Say", layout=w.Layout(width="98%"))
+        self.speak_button = w.Button(description="Speak", icon="play")
+        self.speech = w.Audio(autoplay=False, loop=False)
+        self.upload = w.FileUpload(accept=".wav,.mp3,.m4a,audio/*", multiple=False, description="Upload sample")
+        self.sample_info = w.HTML()
+        self.sample_audio = w.Audio(autoplay=False, loop=False)
+        self.name = w.Text(value="", placeholder="narrator", description="Name")
+        self.save_button = w.Button(description="Save voice", icon="save", button_style="success")
+        hint = (
+            "Chatterbox is installed: saved voices can be cloned."
+            if cloning_available()
+            else CLONING_HINT + " Samples saved now are kept for it."
+        )
+        self.cloning_note = w.HTML(note(hint))
+        self.status = w.HTML()
+
+        self.provider.observe(self._provider_changed, "value")
+        self.speak_button.on_click(lambda _b: self._spawn(self.speak()))
+        self.upload.observe(self._uploaded, "value")
+        self.save_button.on_click(lambda _b: self.save())
+        self._provider_changed()
+        self.children = [
+            w.HTML("<b>Voice</b>"),
+            self.provider,
+            self.espeak_box,
+            self.options,
+            self.language,
+            self.text,
+            w.HBox([self.speak_button, self.speech]),
+            w.HTML("<b>Voice sample</b> (WAV, MP3 or M4A, 3–60 s of clear speech)"),
+            self.cloning_note,
+            self.upload,
+            self.sample_info,
+            self.sample_audio,
+            w.HBox([self.name, self.save_button]),
+            self.status,
+        ]
+
+    def _provider_changed(self, _change: Any = None) -> None:
+        espeak = self.provider.value == "espeak"
+        self.espeak_box.layout.display = "flex" if espeak else "none"
+        self.options.layout.display = "none" if espeak else "flex"
+
+    def settings(self) -> dict[str, Any]:
+        """The chosen provider's options, as ``create_voice`` takes them."""
+        if self.provider.value == "espeak":
+            chosen = {"rate": self.rate.value, "pitch": self.pitch.value}
+            return {"voice": self.espeak_voice.value, **chosen} if self.espeak_voice.value else chosen
+        try:
+            options = json.loads(self.options.value or "{}")
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"options must be a JSON object ({exc.msg})") from None
+        if not isinstance(options, dict):
+            raise ConfigError("options must be a JSON object")
+        return options
+
+    def _scratch(self) -> Path:
+        folder = voice_library(self.workspace) / ".scratch"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    async def speak(self) -> Path | None:
+        """Say the test sentence with the chosen voice and settings; play it."""
+        self.status.value = note("speaking…")
+        return await self._guard(self.status, self._speak())
+
+    async def _speak(self) -> Path:
+        voice = create_voice(self.provider.value, **self.settings())
+        speech = await voice.synthesize(
+            self.text.value, self._scratch() / f"test-{self.provider.value}.wav", language=self.language.value
+        )
+        media(self.speech, speech.path)
+        self.speech_path = speech.path
+        self.status.value = note(f"{speech.duration:.1f} s of speech", "ok")
+        return speech.path
+
+    def _uploaded(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            return
+        item = change["new"][0]
+        name = Path(item["name"]).name or "sample"
+        raw = self._scratch() / f"upload-{name}"
+        raw.write_bytes(bytes(item["content"]))
+        self.upload.value = ()
+        self._spawn(self.load_sample(raw, name=name))
+
+    async def load_sample(self, path: str | Path, *, name: str | None = None) -> VoiceSample | None:
+        """Check a recording and convert it to 24 kHz mono; play it back. ``name`` is what to call it."""
+        path = Path(path)
+        self.sample_info.value = note("checking the sample…")
+        stem = Path(name or path.name).stem
+        return await self._guard(self.sample_info, self._load(path, stem))
+
+    async def _load(self, path: Path, stem: str) -> VoiceSample:
+        self.sample = None
+        sample = await asyncio.to_thread(prepare_sample, path, self._scratch() / f"{stem}-24k.wav")
+        self.sample = sample
+        media(self.sample_audio, sample.path)
+        if not self.name.value:
+            self.name.value = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:64] or "voice"
+        self.sample_info.value = note(
+            f"{sample.source}: {sample.duration:.1f} s, level {sample.level_dbfs:.0f} dBFS, "
+            f"converted to {sample.sample_rate // 1000} kHz mono",
+            "ok",
+        )
+        return sample
+
+    def save(self, name: str | None = None) -> Path | None:
+        """Keep the checked sample as a named voice in the workspace's voice library."""
+        if name is not None:
+            self.name.value = name
+        if self.sample is None:
+            self.status.value = note("upload a voice sample first", "error")
+            return None
+        try:
+            wav = save_voice(
+                self.sample,
+                self.name.value.strip(),
+                workspace=self.workspace,
+                provider=self.provider.value,
+                settings=self.settings(),
+            )
+        except ShortskitError as exc:
+            self.status.value = note(str(exc), "error")
+            return None
+        self.status.value = note(f"saved voice {wav.stem!r} in {wav.parent}", "ok")
+        return wav
