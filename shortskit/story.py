@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,6 +43,16 @@ __all__ = [
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _COLOR = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty")
+    return v.strip()
+
+
+# Text a person must write: surrounding whitespace dropped, and not empty after that.
+_Text = Annotated[str, AfterValidator(_not_blank)]
 
 
 class _Model(BaseModel):
@@ -153,7 +164,7 @@ class OutputSettings(_Model):
 class Scene(_Model):
     """One scene: narration plus a picture (from a prompt, or a local file)."""
 
-    text: str = Field(description="Narration spoken in this scene.")
+    text: _Text = Field(description="Narration spoken in this scene.")
     image_prompt: str | None = Field(None, description="Prompt for the image provider.")
     image: str | None = Field(None, description="A local picture instead of a prompt (relative to the story).")
     pause: float | None = Field(
@@ -162,13 +173,6 @@ class Scene(_Model):
     motion: Literal["auto", "zoom_in", "zoom_out", "pan_left", "pan_right", "none"] | None = Field(
         None, description="Ken Burns motion for this scene (default: output.motion)."
     )
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v.strip()
 
     @field_validator("image_prompt", "image")
     @classmethod
@@ -187,7 +191,7 @@ class Scene(_Model):
 class Story(_Model):
     """A short: a titled list of scenes in one language, and how to voice, picture and render them."""
 
-    title: str = Field(description="Title of the short.")
+    title: _Text = Field(description="Title of the short.")
     language: str = Field(description="BCP-47 language tag of the narration, e.g. en, es, pt-BR.")
     scenes: list[Scene] = Field(description="The scenes, in order.", min_length=1)
     description: str | None = Field(None, description="Description for upload (optional).")
@@ -203,13 +207,6 @@ class Story(_Model):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
     _path: Path | None = PrivateAttr(default=None)
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v.strip()
 
     @field_validator("language")
     @classmethod

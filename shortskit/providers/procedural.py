@@ -39,45 +39,15 @@ class _Palette:
     stars: bool = False
 
 
+# name: (sky top, middle, horizon), (bokeh lights), (land layers far to near), ridge shape[, stars]
 _PALETTES: dict[str, _Palette] = {
-    "sunset": _Palette(
-        ("#2b1b4a", "#e0607e", "#ffb36b"),
-        ("#ffd19a", "#ff8a65", "#ffe0b2", "#ffc46b"),
-        ("#c4586c", "#8f3b5c", "#562548", "#2b1433"),
-        "dunes",
-    ),
-    "ocean": _Palette(
-        ("#0b2a4a", "#1f6fa8", "#9bd8f5"),
-        ("#bde8ff", "#7cc4f0", "#ffffff", "#a0f0e8"),
-        ("#3a8cc2", "#1f6699", "#134873", "#0a2a4d"),
-        "waves",
-    ),
-    "forest": _Palette(
-        ("#1f3d33", "#6f9a6a", "#dbe8b8"),
-        ("#f4f7c5", "#b9dc9a", "#fff3b0", "#d8f0c0"),
-        ("#5b8a5c", "#3b6641", "#24482c", "#112a19"),
-        "trees",
-    ),
-    "night": _Palette(
-        ("#03061a", "#121a40", "#33386e"),
-        ("#6a5acd", "#3f7bd9", "#b38cff", "#5ad1e6"),
-        ("#262a52", "#1a1c3b", "#0f1128", "#06070f"),
-        "mountains",
-        stars=True,
-    ),
-    "dusk": _Palette(
-        ("#33265f", "#a463a8", "#f6b0bd"),
-        ("#ffd6e8", "#c8a2ff", "#ffe6c7", "#f7a8d0"),
-        ("#82528f", "#5e3a75", "#3d2553", "#221433"),
-        "hills",
-    ),
-    "dawn": _Palette(
-        ("#7fb8f5", "#d9c2f5", "#fde3c3"),
-        ("#ffffff", "#fff1c1", "#ffd9e6", "#e2f0ff"),
-        ("#aaa6d8", "#8581be", "#615d9b", "#3e3b72"),
-        "mountains",
-    ),
-}
+    "sunset": _Palette(("#2b1b4a", "#e0607e", "#ffb36b"), ("#ffd19a", "#ff8a65", "#ffe0b2", "#ffc46b"), ("#c4586c", "#8f3b5c", "#562548", "#2b1433"), "dunes"),
+    "ocean": _Palette(("#0b2a4a", "#1f6fa8", "#9bd8f5"), ("#bde8ff", "#7cc4f0", "#ffffff", "#a0f0e8"), ("#3a8cc2", "#1f6699", "#134873", "#0a2a4d"), "waves"),
+    "forest": _Palette(("#1f3d33", "#6f9a6a", "#dbe8b8"), ("#f4f7c5", "#b9dc9a", "#fff3b0", "#d8f0c0"), ("#5b8a5c", "#3b6641", "#24482c", "#112a19"), "trees"),
+    "night": _Palette(("#03061a", "#121a40", "#33386e"), ("#6a5acd", "#3f7bd9", "#b38cff", "#5ad1e6"), ("#262a52", "#1a1c3b", "#0f1128", "#06070f"), "mountains", stars=True),
+    "dusk": _Palette(("#33265f", "#a463a8", "#f6b0bd"), ("#ffd6e8", "#c8a2ff", "#ffe6c7", "#f7a8d0"), ("#82528f", "#5e3a75", "#3d2553", "#221433"), "hills"),
+    "dawn": _Palette(("#7fb8f5", "#d9c2f5", "#fde3c3"), ("#ffffff", "#fff1c1", "#ffd9e6", "#e2f0ff"), ("#aaa6d8", "#8581be", "#615d9b", "#3e3b72"), "mountains"),
+}  # fmt: skip
 
 #: every accepted ``style``; "auto" chooses from the prompt's words, or its hash when no word hints
 STYLES: tuple[str, ...] = ("auto", *_PALETTES)
