@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from shortskit import ffmpeg
 from shortskit.captions import font_family
+from shortskit.endpoints import Endpoint
 from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
 from shortskit.providers import create_image, create_voice, image_names, voice_names
 from shortskit.providers.base import ImageProvider, VoiceProvider
@@ -27,21 +29,43 @@ __all__ = [
 ]
 
 
-def _provider(kind: Literal["voice", "image"], story: Story, override: str | None) -> Any:
+# Options a story may never set: a story is untrusted, so it never decides which key is read or where it goes.
+_SECRET_OPTIONS = frozenset(
+    {"api_key", "api_key_env", "key", "key_env", "token", "headers", "authorization", "endpoint"}
+)
+
+
+def _provider(
+    kind: Literal["voice", "image"], story: Story, override: str | None, endpoints: Mapping[str, Endpoint | str]
+) -> Any:
     settings = story.voice if kind == "voice" else story.images
+    section = "voice" if kind == "voice" else "images"
     name = override or settings.provider
     # A provider chosen on the command line does not get options meant for the story's provider.
     options = settings.provider_options() if name == settings.provider else {}
+    for option in options:
+        if option.lower() in _SECRET_OPTIONS:
+            raise StoryError(
+                "a story cannot choose API keys or where they come from; keys are read from the environment "
+                "and sent only to base URLs configured outside the story (README: Providers)",
+                file=story.source,
+                field=f"{section}.{option}",
+            )
     names = voice_names() if kind == "voice" else image_names()
-    fieldname = f"{'voice' if kind == 'voice' else 'images'}.provider"
     if name not in names:
         raise StoryError(
-            f"unknown {kind} provider {name!r}; valid names: {', '.join(names)}", file=story.source, field=fieldname
+            f"unknown {kind} provider {name!r}; valid names: {', '.join(names)}",
+            file=story.source,
+            field=f"{section}.provider",
         )
     try:
-        return (create_voice if kind == "voice" else create_image)(name, **options)
+        provider = (create_voice if kind == "voice" else create_image)(name, **options)
+        endpoint = endpoints.get(name)
+        if endpoint is not None and hasattr(provider, "connect"):
+            provider.connect(endpoint)
     except ConfigError as exc:
-        raise StoryError(str(exc), file=story.source, field=fieldname.split(".")[0]) from None
+        raise StoryError(str(exc), file=story.source, field=section) from None
+    return provider
 
 
 def _check_images(story: Story, deep: bool) -> None:
@@ -63,11 +87,20 @@ def _check_images(story: Story, deep: bool) -> None:
 
 
 def checked_providers(
-    story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True
+    story: Story,
+    *,
+    voice: str | None = None,
+    images: str | None = None,
+    deep: bool = True,
+    endpoints: Mapping[str, Endpoint | str] | None = None,
 ) -> tuple[VoiceProvider, ImageProvider]:
-    """The story's voice and image providers, built after checking everything a render needs from the story."""
-    speaker = _provider("voice", story, voice)
-    painter = _provider("image", story, images)
+    """The story's voice and image providers, built after checking everything a render needs from the story.
+
+    ``endpoints`` maps a provider name to its trusted base URL (or :class:`Endpoint`), overriding the
+    environment: the only way, beside the environment, to say where a key may go.
+    """
+    speaker = _provider("voice", story, voice, endpoints or {})
+    painter = _provider("image", story, images, endpoints or {})
     if hasattr(speaker, "check_language"):
         try:
             speaker.check_language(story.language)
@@ -86,7 +119,8 @@ def checked_providers(
 
 
 def check_story(story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True) -> None:
-    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``)."""
+    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``),
+    no option tries to choose an API key."""
     checked_providers(story, voice=voice, images=images, deep=deep)
 
 

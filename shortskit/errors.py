@@ -151,10 +151,27 @@ class ScenesFailedError(ShortskitError):
     def __init__(self, errors: Sequence[ShortskitError]) -> None:
         self.errors = list(errors)
         self.exit_code = 2 if all(getattr(e, "exit_code", 1) == 2 for e in self.errors) else 1
-        if len(self.errors) == 1:
-            msg = str(self.errors[0])
+        parts = [_same_failure(group) for group in _grouped(self.errors)]
+        if len(parts) == 1 or len(self.errors) == 1:
+            msg = "; ".join(parts)
         else:
-            scenes = {getattr(e, "scene", None) for e in self.errors}
-            what = f"{len(scenes)} scenes" if None not in scenes else f"{len(self.errors)} steps"
-            msg = f"{what} failed: " + "; ".join(str(e) for e in self.errors)
+            msg = f"{len({getattr(e, 'scene', None) for e in self.errors})} scenes failed: " + "; ".join(parts)
         super().__init__(msg)
+
+
+def _grouped(errors: Sequence[ShortskitError]) -> list[list[ShortskitError]]:
+    """The errors, those that are one failure in many scenes (one rejected key, say) put together."""
+    groups: dict[tuple[object, ...], list[ShortskitError]] = {}
+    for e in errors:
+        same = (type(e), e.provider, e.field, e.message) if isinstance(e, ProviderError) else (id(e),)
+        groups.setdefault(same, []).append(e)
+    return list(groups.values())
+
+
+def _same_failure(group: list[ShortskitError]) -> str:
+    first = group[0]
+    if len(group) == 1 or not isinstance(first, ProviderError):
+        return str(first)
+    scenes = sorted({e.scene for e in group if isinstance(e, ProviderError) and e.scene is not None})
+    where = f" (scenes {', '.join(map(str, scenes))})" if scenes else ""
+    return str(first.replace(scene=None)) + where

@@ -1,9 +1,11 @@
-"""What every HTTP provider shares: API keys from the environment, one client, and HTTP failures as our errors.
+"""What every HTTP provider shares: one client, requests with the key only where it is trusted, HTTP
+failures as our errors.
 
 Status codes map to :class:`~shortskit.errors.ProviderError` the same way for every vendor: 401/403 name the
 environment variable to set, other 4xx carry the server's own message, 408/425/429/5xx and timeouts are
-retryable (with the server's ``Retry-After``). Providers never retry themselves; the scheduler does. Keys live
-in :class:`Secret` objects, are sent only in the ``Authorization`` header, and are scrubbed from every message.
+retryable (with the server's ``Retry-After``). Providers never retry themselves; the scheduler does. Which
+base URL a key may go to is decided in :mod:`shortskit.endpoints`; the key is sent only in the
+``Authorization`` header of requests under that base URL, and is scrubbed from every message.
 """
 
 from __future__ import annotations
@@ -14,32 +16,37 @@ import contextlib
 import email.utils
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from shortskit.endpoints import (
+    VENDORS,
+    Endpoint,
+    Secret,
+    check_base_url,
+    needs_key,
+    public_url,
+    read_key,
+    resolve_endpoint,
+    same_base,
+)
 from shortskit.errors import ConfigError, ProviderError
+from shortskit.providers.options import positive
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "HttpProvider",
-    "Secret",
-    "api_key",
-    "base_url",
     "decode_base64",
     "error_from_exception",
     "error_from_response",
     "make_client",
-    "needs_key",
     "parse_json",
     "parse_retry_after",
     "post_json",
-    "public_url",
     "server_message",
 ]
 
@@ -49,69 +56,6 @@ DEFAULT_TIMEOUT = 120.0  # seconds a single request may take (image and speech m
 _CONNECT_TIMEOUT = 15.0
 _MESSAGE_CHARS = 300  # longest server message we quote
 _RETRYABLE = {408, 425, 429}  # plus every 5xx but 501 (the server will never do it)
-
-
-class Secret:
-    """An API key that never shows itself: ``repr``/``str`` print stars, :meth:`reveal` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The key itself, for the ``Authorization`` header only."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def api_key(env: str | None, *, provider: str, required: bool = True) -> Secret | None:
-    """The API key in the environment variable ``env``; :class:`ConfigError` naming it when required and unset."""
-    if not env:
-        if required:
-            raise ConfigError(f"{provider}: no API key variable configured (set api_key_env)")
-        return None
-    value = os.environ.get(env, "").strip()
-    if value:
-        return Secret(value)
-    if required:
-        raise ConfigError(f"{provider}: set the {env} environment variable to your API key")
-    return None
-
-
-def base_url(option: str | None, env: str | None, default: str) -> str:
-    """The base URL from the option, else the environment variable ``env``, else ``default`` (no trailing /)."""
-    url = (option or (os.environ.get(env, "") if env else "") or default).strip()
-    if not url.lower().startswith(("http://", "https://")):
-        raise ConfigError(f"base URL must start with http:// or https:// (got {public_url(url)!r})")
-    return url.rstrip("/")
-
-
-def public_url(url: str) -> str:
-    """``url`` without user:password or query string, fit for logs, errors and cache keys."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def needs_key(url: str) -> bool:
-    """True for the hosted OpenAI API; other (local, compatible) servers may run without a key."""
-    return public_url(url).lower().startswith("https://api.openai.com")
 
 
 def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -224,7 +168,11 @@ def error_from_response(
         url = public_url(str(response.request.url))
     if status in (401, 403):
         what = "rejected the API key" if status == 401 else "refused access"
-        fix = f"set {key_env} to a valid API key" if key_env else "this server needs an API key (set api_key_env)"
+        fix = (
+            f"set {key_env} to a valid API key"
+            if key_env
+            else "this server wants an API key, and keys go only to base URLs configured outside the story"
+        )
         return ProviderError(f"{what} (HTTP {status}: {said}); {fix}", provider=provider, status=status)
     if (status >= 500 and status != 501) or status in _RETRYABLE:
         what = "rate limited" if status == 429 else "server error"
@@ -292,25 +240,73 @@ def decode_base64(data: Any, *, provider: str, what: str) -> bytes:
 
 
 class HttpProvider:
-    """Mixin for providers that talk HTTP: the client the pipeline hands over, else one made for the request.
+    """Mixin for providers that talk HTTP: a trusted endpoint and its key, the client the pipeline hands over.
 
-    Used on its own (no :meth:`use_client`), a provider opens a client for each request and closes it after:
-    a client is bound to the event loop it first ran in, and scripts may call ``asyncio.run`` many times.
+    A subclass names its ``vendor`` (a key of :data:`~shortskit.endpoints.VENDORS`) and calls
+    :meth:`connect` in its constructor with its ``endpoint`` argument (trusted: Python code or the CLI, never a
+    story) and its ``base_url`` option (untrusted: a story may set it, and it then gets no key). Used on its own (no
+    :meth:`use_client`), a provider opens a client for each request and closes it after: a client is bound to
+    the event loop it first ran in, and scripts may call ``asyncio.run`` many times.
     """
 
     name: ClassVar[str] = "http"
+    vendor: ClassVar[str] = "openai"
     timeout: float = DEFAULT_TIMEOUT
-    key_env: str | None = None
+    base_url: str = ""
+    key_env: str | None = None  # the variable whose key is sent (None: no key goes anywhere)
     _key: Secret | None = None
+    _story_base: str | None = None  # a base URL the story named: untrusted, so it never gets a key
     _client: httpx.AsyncClient | None = None
+
+    def _normalise_base(self, url: str) -> str:
+        return url
+
+    def _set_limits(
+        self, *, rate_per_minute: float | None, rate_burst: int | None, max_concurrency: int, timeout: float
+    ) -> None:
+        """Check and keep the options every HTTP provider has: its pace, its jobs at once, its patience."""
+        who = self.name
+        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", who, allow_none=True)
+        self.rate_burst = positive(rate_burst, "rate_burst", who, integer=True, allow_none=True)
+        self.max_concurrency = positive(max_concurrency, "max_concurrency", who, integer=True)
+        self.timeout = float(positive(timeout, "timeout", who))
+
+    def key_required(self) -> bool:
+        """True when requests to :attr:`base_url` cannot work without a key (checked before any work)."""
+        return needs_key(self.base_url)
+
+    def connect(self, endpoint: Endpoint | str | None = None, *, story_base: str | None = None) -> None:
+        """Bind to the trusted endpoint (``endpoint``, else the vendor's environment) and read its key.
+
+        ``story_base`` is a base URL the story chose: requests go there, but without a key, unless it is the
+        trusted endpoint itself. Raises :class:`ConfigError` when a needed key is missing.
+        """
+        if story_base is not None:
+            self._story_base = check_base_url(story_base, where=f"{self.name} base_url")
+        trusted = resolve_endpoint(self.vendor, endpoint)
+        own = self._story_base
+        if own is not None and not same_base(own, trusted.base_url):
+            self.base_url, self.key_env, self._key = self._normalise_base(own), None, None
+            log.info("%s: the story's base_url %s gets no API key", self.name, public_url(own))
+            if self.key_required():
+                raise ConfigError(
+                    f"{self.name}: the story's base_url {public_url(own)} gets no API key (keys go only to the "
+                    f"base URL configured outside the story: {VENDORS[self.vendor].base_env}, or an endpoint "
+                    "given to render / --endpoint)"
+                )
+            return
+        self.base_url = self._normalise_base(trusted.base_url)
+        self.key_env, self._key = trusted.key_env, read_key(trusted.key_env)
+        if self._key is None and self.key_required():
+            raise ConfigError(f"{self.name}: set the {self.key_env} environment variable to your API key")
 
     def use_client(self, client: httpx.AsyncClient) -> None:
         """Send every request with ``client`` (owned and closed by the caller)."""
         self._client = client
 
-    def headers(self) -> dict[str, str]:
-        """Request headers: the bearer key when there is one."""
-        if self._key is None:
+    def headers(self, url: str) -> dict[str, str]:
+        """Request headers for ``url``: the bearer key, only when ``url`` is under the trusted base URL."""
+        if self._key is None or not public_url(url).startswith(public_url(self.base_url)):
             return {}
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
@@ -324,7 +320,7 @@ class HttpProvider:
         started = time.monotonic()
         options: dict[str, Any] = {
             "json": json_body,
-            "headers": self.headers() if auth else None,
+            "headers": self.headers(url) if auth else None,
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_TIMEOUT)),
         }
         try:

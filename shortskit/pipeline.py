@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,7 @@ from shortskit import stages
 from shortskit.blocking import run_sync
 from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_words, shift_groups, write_srt
 from shortskit.checks import check_output, checked_providers, music_source, open_workspace, sidecar
+from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
 from shortskit.engines.ffmpeg import resolve_encoder
 from shortskit.errors import ConfigError, ScenesFailedError, ShortskitError
@@ -232,6 +233,7 @@ async def render(
     retry: RetryPolicy | None = None,
     scene_effects: dict[int, Sequence[Any]] | None = None,
     client: Any = None,
+    endpoints: Mapping[str, Endpoint | str] | None = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
 
@@ -239,6 +241,8 @@ async def render(
     None for the story's setting (a generated bed by default); ``quality`` overrides ``output.quality``.
     ``scene_effects`` maps a 1-based scene number to moviepy effects (``engine="moviepy"`` only).
     ``client`` is an ``httpx.AsyncClient`` for HTTP providers (default: one made, and closed, for this run).
+    ``endpoints`` maps a provider name to the base URL (or :class:`~shortskit.endpoints.Endpoint`) its key may
+    be sent to, instead of the ``*_BASE_URL`` environment variable; a story can never choose that.
     Nothing is written to ``out`` unless the whole short is made.
     """
     out = Path(out)
@@ -249,7 +253,7 @@ async def render(
     if quality not in ("draft", "preview", "production"):
         raise ConfigError(f"unknown quality {quality!r}; valid: draft, preview, production")
     check_output(out, story)
-    speaker, painter = checked_providers(story, voice=voice, images=images, deep=True)
+    speaker, painter = checked_providers(story, voice=voice, images=images, deep=True, endpoints=endpoints)
     music_file = await music_source(story, music)
     ws = open_workspace(workspace)
     # moviepy drives its own ffmpeg writer; for ffmpeg, probing for NVENC runs beside the first jobs.

@@ -132,11 +132,16 @@ async def call(
     limit: Limit,
     policy: RetryPolicy | None = None,
     on_retry: Callable[[BaseException, int, float], None] | None = None,
+    stop: Callable[[], BaseException | None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> T:
     """Run ``fn()`` within ``limit``, retrying retryable failures as ``policy`` says.
 
     ``on_retry(error, attempt, wait_seconds)`` is told before each wait. When the tries run out the last
-    error is raised, its message saying how many tries were made.
+    error is raised, its message saying how many tries were made. ``stop()`` is asked once a slot is free,
+    before each try: an error it returns is raised instead of calling ``fn`` (a key already rejected).
+    ``on_error(error)`` hears each failed try while its slot is still held, so what it records is seen by
+    every call waiting for that slot.
     """
     policy = policy or RetryPolicy()
 
@@ -160,7 +165,15 @@ async def call(
             with attempt:
                 attempts = attempt.retry_state.attempt_number
                 async with limit.slot():
-                    return await fn()
+                    stopped = stop() if stop is not None else None
+                    if stopped is not None:
+                        raise stopped
+                    try:
+                        return await fn()
+                    except Exception as exc:
+                        if on_error is not None:
+                            on_error(exc)
+                        raise
     except ProviderError as exc:
         if exc.retryable and attempts > 1:
             raise _gave_up(exc, attempts) from None

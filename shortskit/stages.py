@@ -53,6 +53,8 @@ class Context:
     progress: Progress
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     force: bool = False  # remake artefacts even when the workspace has them
+    # provider name -> the error that rejected its key: every later call to it fails at once with that
+    rejected: dict[str, ProviderError] = field(default_factory=dict)
 
     async def produce(
         self,
@@ -73,21 +75,23 @@ class Context:
         it exists. Progress is reported for ``stage`` (None: not a stage of its own).
         """
         out = self.ws.path(kind, key, suffix)
-        if not (self.force or fresh) and ready(out):
+        # Another render sharing the workspace may be making this very artefact: wait for it, then reuse it.
+        async with self.ws.lock(kind, key):
+            if not (self.force or fresh) and ready(out):
+                if stage is not None:
+                    self.progress.emit(stage, "cached", scene, path=out)
+                return out
             if stage is not None:
-                self.progress.emit(stage, "cached", scene, path=out)
-            return out
-        if stage is not None:
-            self.progress.emit(stage, "started", scene)
-        try:
-            with atomic_path(out) as tmp:
-                await make(tmp)
-            if finish is not None:
-                await finish(out)
-        except ShortskitError as exc:
-            if stage is not None:
-                self.progress.emit(stage, "failed", scene, error=exc)
-            raise
+                self.progress.emit(stage, "started", scene)
+            try:
+                with atomic_path(out) as tmp:
+                    await make(tmp)
+                if finish is not None:
+                    await finish(out)
+            except ShortskitError as exc:
+                if stage is not None:
+                    self.progress.emit(stage, "failed", scene, error=exc)
+                raise
         if stage is not None:
             self.progress.emit(stage, "done", scene, path=out)
         return out
@@ -96,15 +100,26 @@ class Context:
 async def call_provider(
     ctx: Context, stage: Stage, scene: int, provider: str, limit: Limit, fn: Callable[[], Awaitable[T]]
 ) -> T:
-    """``fn()`` within ``limit`` and the retry policy; any failure ends as an error naming provider and scene."""
+    """``fn()`` within ``limit`` and the retry policy; any failure ends as an error naming provider and scene.
+
+    The first rejected key (401/403) stops every call to that provider that has not started yet.
+    """
 
     def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
         ctx.progress.emit(
             stage, "retrying", scene, error=exc, message=f"try {attempt} failed; retrying in {wait:.1f} s"
         )
 
+    def stop() -> ProviderError | None:
+        rejected = ctx.rejected.get(provider)
+        return rejected.replace() if rejected is not None else None  # a copy: many tasks raise it
+
+    def on_error(exc: BaseException) -> None:
+        if isinstance(exc, ProviderError) and exc.status in (401, 403):
+            ctx.rejected.setdefault(provider, exc.replace(scene=None))
+
     try:
-        return await call(fn, limit=limit, policy=ctx.retry, on_retry=on_retry)
+        return await call(fn, limit=limit, policy=ctx.retry, on_retry=on_retry, stop=stop, on_error=on_error)
     except ProviderError as exc:
         raise exc.for_scene(scene) from None
     except ShortskitError:

@@ -3,10 +3,13 @@
 An artefact's name is the hash of everything that made it (inputs, settings, provider version), so a re-run
 finds what it made before and an edit redoes only what it touches. Files are written to a temporary name in
 the same folder and renamed into place, so an interrupted run never leaves a file a later run would trust.
+A lock per artefact (an asyncio lock inside a process, a file lock across processes) lets many renders share
+one workspace and make each artefact once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -14,7 +17,8 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +73,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+# asyncio locks per artefact, per event loop (an asyncio.Lock belongs to one loop)
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+_POLL = 0.05  # seconds between tries of a file lock another process holds
+
+
 @dataclass
 class Workspace:
     """A folder of cached artefacts, one sub-folder per kind."""
@@ -83,6 +92,30 @@ class Workspace:
         if kind not in KINDS:
             raise ValueError(f"unknown artefact kind {kind!r}")
         return self.root / kind / f"{key}{suffix}"
+
+    @contextlib.asynccontextmanager
+    async def lock(self, kind: str, key: str) -> AsyncIterator[None]:
+        """Hold the artefact ``kind``/``key`` for this task alone: against other tasks of this event loop and
+        against other processes sharing the workspace. Waiting never blocks the event loop."""
+        from filelock import FileLock, Timeout
+
+        name = f"{kind}-{key}"
+        table = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+        local = table.setdefault(name, asyncio.Lock())
+        async with local:
+            folder = self.root / ".locks"
+            folder.mkdir(parents=True, exist_ok=True)
+            shared = FileLock(str(folder / f"{name}.lock"), thread_local=False)
+            while True:
+                try:
+                    shared.acquire(timeout=0)
+                    break
+                except Timeout:
+                    await asyncio.sleep(_POLL)
+            try:
+                yield
+            finally:
+                shared.release()
 
     def read_json(self, path: Path) -> Any | None:
         """A JSON sidecar, or None when it is missing or unreadable (then the artefact is remade)."""
@@ -105,13 +138,15 @@ class Workspace:
         return out
 
     def clear(self, kinds: tuple[str, ...] = KINDS) -> int:
-        """Delete the cached artefacts of ``kinds``; return how many files went."""
+        """Delete the cached artefacts of ``kinds`` (all of them: the lock files too); return how many files went."""
         n = 0
         for kind in kinds:
             folder = self.root / kind
             if folder.is_dir():
                 n += sum(1 for p in folder.iterdir() if p.is_file())
                 shutil.rmtree(folder)
+        if set(kinds) >= set(KINDS):
+            shutil.rmtree(self.root / ".locks", ignore_errors=True)
         return n
 
     def sweep_temporaries(self, *, older_than: float = 3600.0) -> int:

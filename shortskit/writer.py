@@ -3,8 +3,11 @@
 The model is asked for JSON (``response_format: json_object``, the story's JSON Schema in the prompt); its reply
 is validated with :func:`~shortskit.story.parse_story`. A reply that is not valid JSON or not a valid story is
 sent back once with the error; a second bad reply is a :class:`~shortskit.errors.ProviderError`.
-Configuration: ``SHORTSKIT_WRITER_BASE_URL`` (default OpenAI), ``SHORTSKIT_WRITER_API_KEY`` (else
-``OPENAI_API_KEY``), ``SHORTSKIT_WRITER_MODEL`` (else ``gpt-4o-mini``).
+Configuration, from the environment only: the endpoint is ``SHORTSKIT_WRITER_BASE_URL``, else ``OPENAI_BASE_URL``,
+else OpenAI's (the OpenAI SDK's convention); the key is ``SHORTSKIT_WRITER_API_KEY``, else ``OPENAI_API_KEY`` when
+the endpoint is OpenAI's own one (an OpenAI key never goes to another server); the model is
+``SHORTSKIT_WRITER_MODEL``, else ``gpt-4o-mini``. The story that comes back is untrusted like any other: only its
+title, description, hashtags and scene texts and prompts are kept, and it is validated.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 
 from shortskit.blocking import run_sync
+from shortskit.endpoints import Secret, check_base_url, read_key, resolve_endpoint, same_base
 from shortskit.errors import ConfigError, ProviderError, StoryError
-from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, Secret, base_url, post_json
+from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, post_json
 from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.story import Story, parse_story, story_schema
 
@@ -42,22 +46,31 @@ T = TypeVar("T")
 BASE_URL_ENV = "SHORTSKIT_WRITER_BASE_URL"
 KEY_ENVS = ("SHORTSKIT_WRITER_API_KEY", "OPENAI_API_KEY")  # the first one set is used
 MODEL_ENV = "SHORTSKIT_WRITER_MODEL"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 MAX_SCENES = 20
 
 
+def _base(option: str | None = None) -> str:
+    url = option or os.environ.get(BASE_URL_ENV, "").strip() or resolve_endpoint("openai").base_url
+    return check_base_url(url, where=BASE_URL_ENV)
+
+
+def _key(base: str) -> tuple[Secret, str] | None:
+    """The writer's own key; else the OpenAI key, but only for OpenAI's trusted endpoint."""
+    own = read_key(KEY_ENVS[0])
+    if own is not None:
+        return own, KEY_ENVS[0]
+    openai = resolve_endpoint("openai")
+    key = read_key(openai.key_env) if same_base(base, openai.base_url) else None
+    return (key, KEY_ENVS[1]) if key is not None else None
+
+
 def writer_configured() -> bool:
-    """True when a writer key is in the environment (``SHORTSKIT_WRITER_API_KEY`` or ``OPENAI_API_KEY``)."""
-    return any(os.environ.get(env, "").strip() for env in KEY_ENVS)
-
-
-def _key() -> tuple[Secret, str]:
-    for env in KEY_ENVS:
-        value = os.environ.get(env, "").strip()
-        if value:
-            return Secret(value), env
-    raise ConfigError(f"writer: set the {KEY_ENVS[0]} environment variable (or {KEY_ENVS[1]}) to your API key")
+    """True when the writer's endpoint has a key: ``SHORTSKIT_WRITER_API_KEY``, or ``OPENAI_API_KEY`` for OpenAI."""
+    try:
+        return _key(_base()) is not None
+    except ConfigError:
+        return False
 
 
 def _loads(reply: str) -> Any:
@@ -99,7 +112,18 @@ class Writer(HttpProvider):
         self.temperature = float(temperature)
         self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()
-        self._key, self.key_env = _key()
+        found = _key(self.base_url)
+        if found is None:
+            openai = same_base(self.base_url, resolve_endpoint("openai").base_url)
+            if openai:
+                raise ConfigError(
+                    f"writer: set the {KEY_ENVS[0]} environment variable (or {KEY_ENVS[1]}) to your API key"
+                )
+            raise ConfigError(
+                f"writer: set the {KEY_ENVS[0]} environment variable to your API key for {BASE_URL_ENV} "
+                f"({KEY_ENVS[1]} goes only to OpenAI's own endpoint)"
+            )
+        self._key, self.key_env = found
         self._limit = Limit("writer", concurrency=1)
 
     async def chat(self, messages: list[dict[str, str]]) -> str:
@@ -155,10 +179,6 @@ class Writer(HttpProvider):
                 },
             ]
         raise ProviderError(f"{self.model} did not give {what}, even after a correction: {problem}", provider=self.name)
-
-
-def _base(option: str | None) -> str:
-    return base_url(option, BASE_URL_ENV, DEFAULT_BASE_URL)
 
 
 # -- stories -----------------------------------------------------------------------------------------------

@@ -208,6 +208,8 @@ class FakeAPI(FakeServer):
 
     ``key``: when set, requests to the API routes must carry ``Bearer <key>`` or get a 401 that (like OpenAI's)
     repeats the key it was given. ``chat_replies``: the contents the chat route answers with, in order.
+    ``varying``: every picture differs from the one before, as real image models' do (default: one colour a
+    prompt).
     """
 
     IMAGES = "POST /v1/images/generations"
@@ -216,8 +218,10 @@ class FakeAPI(FakeServer):
     CHAT = "POST /v1/chat/completions"
     FILES = "GET /files/"
 
-    def __init__(self, *, key: str | None = None) -> None:
+    def __init__(self, *, key: str | None = None, varying: bool = False) -> None:
         self.key = key
+        self.varying = varying
+        self.painted = 0  # pictures made so far
         self.files: dict[str, bytes] = {}
         self.chat_replies: list[str] = []
         super().__init__(
@@ -250,7 +254,9 @@ class FakeAPI(FakeServer):
         width, height = int(body.get("width") or 64), int(body.get("height") or 64)
         if "size" in body and "x" in str(body["size"]):
             width, height = (int(v) // 16 for v in str(body["size"]).split("x"))  # small is enough for tests
-        picture = png_bytes(width, height, ((len(body.get("prompt", "")) * 37) % 256, 90, 160))
+        red = (len(body.get("prompt", "")) * 37 + (self.painted * 97 if self.varying else 0)) % 256
+        self.painted += 1
+        picture = png_bytes(width, height, (red, 90, 160))
         if body.get("response_format") == "url":
             name = f"{len(self.files)}.png"
             self.files[name] = picture

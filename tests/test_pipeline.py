@@ -174,20 +174,21 @@ def test_429_twice_then_success_gives_a_short_after_three_calls(tmp_path: Path) 
     assert "retrying in 0.1 s" in retries[0].message  # the server's Retry-After (0.05 s) was used
 
 
-def test_401_fails_at_once_and_the_other_scenes_are_kept(tmp_path: Path) -> None:
-    story = story_of(3)
+def test_401_stops_that_providers_pending_calls_and_finished_work_is_kept(tmp_path: Path) -> None:
+    story = story_of(3)  # pictures are made two at a time: 1 and 2 start, 3 waits for a slot
     RecordingImages.script["picture 2"] = [(401, None)]
     out = tmp_path / "short.mp4"
     with pytest.raises(ScenesFailedError) as info:
         render(story, tmp_path)
-    assert RecordingImages.recorder.calls.count("picture 2") == 1
-    assert str(info.value) == "recording-images: scene 2: unauthorized: set FAKE_API_KEY"
+    calls = RecordingImages.recorder.calls
+    assert calls.count("picture 2") == 1 and "picture 3" not in calls  # no call after the key was rejected
+    assert str(info.value) == "recording-images: unauthorized: set FAKE_API_KEY (scenes 2, 3)"
     assert info.value.exit_code == 2  # a rejected key is the user's to fix, like a bad story
     assert not out.exists()
-    # the re-run makes only the failed scene
+    # the re-run makes only what is missing: the pictures (and clips) of scenes 2 and 3
     result = render(story, tmp_path)
-    assert result.made == {"image": 1, "voice": 0, "captions": 0, "clip": 1, "soundtrack": 0, "merge": 1}
-    assert RecordingImages.recorder.calls.count("picture 2") == 2
+    assert result.made == {"image": 2, "voice": 0, "captions": 0, "clip": 2, "soundtrack": 0, "merge": 1}
+    assert calls.count("picture 1") == 1 and calls.count("picture 2") == 2
 
 
 def test_retries_give_up_with_a_clear_message(tmp_path: Path) -> None:
@@ -200,12 +201,14 @@ def test_retries_give_up_with_a_clear_message(tmp_path: Path) -> None:
 
 def test_several_failures_are_listed(tmp_path: Path) -> None:
     story = story_of(3)
-    RecordingImages.script["picture 1"] = [(401, None)]
-    RecordingImages.script["picture 3"] = [(400, None)]
+    RecordingImages.script["picture 1"] = [(400, None)]
+    RecordingImages.script["picture 3"] = [(422, None)]
     with pytest.raises(ScenesFailedError) as info:
         render(story, tmp_path)
     assert [e.scene for e in info.value.errors] == [1, 3]
-    assert str(info.value).startswith("2 scenes failed: recording-images: scene 1:")
+    assert str(info.value) == (
+        "2 scenes failed: recording-images: scene 1: server said 400; recording-images: scene 3: server said 422"
+    )
 
 
 def test_concurrency_limits_hold_and_are_used(tmp_path: Path) -> None:
@@ -320,3 +323,52 @@ def test_renders_on_one_loop_share_provider_limits(tmp_path: Path) -> None:
     asyncio.run(main())
     assert RecordingImages.recorder.max_in_flight == 1
     assert ffmpeg.probe(tmp_path / "a.mp4").has_video and ffmpeg.probe(tmp_path / "b.mp4").has_video
+
+
+class Spans:
+    """Start and end of every call, by what was asked."""
+
+    spans: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    @classmethod
+    async def timed(cls, what: str, job: Any) -> Any:
+        start = time.monotonic()
+        try:
+            return await job
+        finally:
+            cls.spans[what] = (start, time.monotonic())
+
+
+class SlowVoice(RecordingVoice):
+    name = "slow-voice"
+
+    async def synthesize(self, text: str, out: Path, *, language: str) -> shortskit.Speech:
+        async def job() -> shortskit.Speech:
+            await asyncio.sleep(0.3)
+            return await self._inner.synthesize(text, out, language=language)
+
+        return await Spans.timed(f"voice {text}", job())
+
+
+class SlowImages(RecordingImages):
+    name = "slow-images"
+
+    async def generate(self, prompt: str, out: Path, *, width: int, height: int, seed: int) -> Path:
+        async def job() -> Path:
+            await asyncio.sleep(0.3)
+            return await self._inner.generate(prompt, out, width=width, height=height, seed=seed)
+
+        return await Spans.timed(f"image {prompt}", job())
+
+
+def test_a_scenes_picture_and_voice_are_made_at_the_same_time(tmp_path: Path) -> None:
+    shortskit.register_voice("slow", SlowVoice)
+    shortskit.register_image("slow", SlowImages)
+    Spans.spans = {}
+    story = story_of(1, voice={"provider": "slow"}, images={"provider": "slow"})
+    render(story, tmp_path)
+    (image_start, image_end), (voice_start, voice_end) = (
+        Spans.spans["image picture 1"],
+        Spans.spans["voice Scene number 1 says hello."],
+    )
+    assert image_start < voice_end and voice_start < image_end  # the two calls' spans overlap

@@ -76,11 +76,9 @@ def test_audio_is_heard_while_words_are_spoken(rendered: dict) -> None:
     audio = ffmpeg.decode_audio(rendered["out"], sample_rate=16000)
     speech = [_rms(audio[int(e.start * 16) : int(e.start * 16) + 3200]) for e in subs]  # 200 ms from each caption
     assert min(speech) > 0.02, speech
-    # the music is ducked under the voice: the mix is much louder while words are spoken than in the quietest
-    # 200 ms of the short (a pause, music only)
+    # the music bed is there, even in the quietest 200 ms (how it ducks is measured in test_soundtrack.py)
     windows = [_rms(audio[i : i + 3200]) for i in range(0, len(audio) - 3200, 1600)]
-    assert np.median(speech) > 2 * min(windows)
-    assert min(windows) > 0.0005  # the music bed is there, even in pauses
+    assert min(windows) > 0.0005
 
 
 def test_srt_words_equal_the_story_words(rendered: dict) -> None:

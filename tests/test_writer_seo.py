@@ -134,18 +134,26 @@ def test_bad_key_names_the_variable_and_hides_the_key(chat: FakeAPI, monkeypatch
     assert len(chat.calls(FakeAPI.CHAT)) == 1
 
 
-def test_key_falls_back_to_openai_and_is_required(chat: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_openai_key_goes_only_to_openais_endpoint(chat: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHORTSKIT_WRITER_API_KEY")
-    assert not writer_configured()
-    with pytest.raises(
-        ConfigError, match="set the SHORTSKIT_WRITER_API_KEY environment variable \\(or OPENAI_API_KEY\\)"
-    ):
-        write_story_sync("octopus")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    # the writer's endpoint is another server: OPENAI_API_KEY is not sent there
+    assert not writer_configured()
+    with pytest.raises(ConfigError, match=r"SHORTSKIT_WRITER_API_KEY .*OPENAI_API_KEY goes only to OpenAI"):
+        write_story_sync("octopus")
+    assert chat.calls() == []
+    # OpenAI's endpoint (here moved by OPENAI_BASE_URL, as the OpenAI SDK reads it) gets the OpenAI key
+    monkeypatch.delenv("SHORTSKIT_WRITER_BASE_URL")
+    monkeypatch.setenv("OPENAI_BASE_URL", chat.v1)
     assert writer_configured()
     chat.chat_replies = [story_json(1)]
     write_story_sync("octopus", scenes=1)
     assert chat.calls(FakeAPI.CHAT)[0].headers["authorization"] == f"Bearer {KEY}"
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(
+        ConfigError, match=r"set the SHORTSKIT_WRITER_API_KEY environment variable \(or OPENAI_API_KEY\)"
+    ):
+        write_story_sync("octopus")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,19 @@ class Engine(str, Enum):
     moviepy = "moviepy"
 
 
+def _endpoints(given: list[str]) -> dict[str, str]:
+    from shortskit.endpoints import VENDORS
+    from shortskit.errors import ConfigError
+
+    found: dict[str, str] = {}
+    for item in given:
+        name, sep, url = item.partition("=")
+        if not sep or name.strip() not in VENDORS or not url.strip():
+            raise ConfigError(f"--endpoint takes NAME=URL with NAME one of {', '.join(VENDORS)} (got {item!r})")
+        found[name.strip()] = url.strip()
+    return found
+
+
 @app.command()
 def render(
     story: StoryArgument,
@@ -37,6 +50,14 @@ def render(
     quality: Annotated[Quality | None, typer.Option("--quality", help="Encoder preset [default: story's].")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="Render engine.")] = Engine.ffmpeg,
     force: Annotated[bool, typer.Option("--force", help="Remake everything, ignoring the cache.")] = False,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--endpoint",
+            metavar="NAME=URL",
+            help="Where provider NAME's key may go (instead of its *_BASE_URL variable); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Render STORY into a vertical short (plus OUT.srt and OUT.json beside it)."""
     from shortskit.pipeline import render_sync
@@ -46,6 +67,7 @@ def render(
         if music is not None and no_music:
             typer.echo("error: use --music FILE or --no-music, not both", err=True)
             raise typer.Exit(2)
+        endpoints = _endpoints(endpoint or [])
         s = load_story(story)
         # The default name keeps OUT.json clear of the story file itself.
         out = output or Path(f"{story.stem}-short.mp4")
@@ -62,6 +84,7 @@ def render(
                 engine=engine.value,
                 force=force,
                 on_progress=bars,
+                endpoints=endpoints,
             )
         finally:
             bars.close()

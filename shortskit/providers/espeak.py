@@ -54,12 +54,7 @@ class EspeakVoice:
 
     def settings(self) -> dict[str, Any]:
         """Options that change the audio; ``voice`` None means "the story language's voice"."""
-        return {
-            "voice": self.voice,
-            "rate": self.rate,
-            "pitch": self.pitch,
-            "speed": self.speed,
-        }
+        return {"voice": self.voice, "rate": self.rate, "pitch": self.pitch, "speed": self.speed}
 
     def check_language(self, language: str) -> None:
         """Raise :class:`ConfigError` before any work if eSpeak cannot speak ``language`` with this voice."""

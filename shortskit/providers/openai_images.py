@@ -11,23 +11,11 @@ import contextlib
 from pathlib import Path
 from typing import Any, ClassVar
 
+from shortskit.endpoints import Endpoint, public_url
 from shortskit.errors import ConfigError, InputFileError, ProviderError
-from shortskit.http import (
-    DEFAULT_TIMEOUT,
-    HttpProvider,
-    api_key,
-    base_url,
-    decode_base64,
-    error_from_response,
-    needs_key,
-    post_json,
-    public_url,
-)
-from shortskit.providers.options import positive
+from shortskit.http import HttpProvider, decode_base64, error_from_response, post_json
 
 __all__ = ["ImagesAPI", "OpenAIImages"]
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class ImagesAPI(HttpProvider):
@@ -104,13 +92,13 @@ class OpenAIImages(ImagesAPI):
 
     name: ClassVar[str] = "openai"
     version: ClassVar[str] = "1"
+    vendor: ClassVar[str] = "openai"
 
     def __init__(
         self,
         *,
         model: str = "gpt-image-1",
         base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
         size: str | None = None,
         quality: str | None = None,
         response_format: str | None = None,
@@ -118,8 +106,8 @@ class OpenAIImages(ImagesAPI):
         rate_burst: int | None = None,
         max_concurrency: int = 2,
         timeout: float = 180.0,
+        endpoint: Endpoint | str | None = None,
     ) -> None:
-        self.base_url = _base(base_url)
         if not isinstance(model, str) or not model.strip():
             raise ConfigError("openai images model must be a model name")
         self.model = model.strip()
@@ -130,12 +118,10 @@ class OpenAIImages(ImagesAPI):
         if response_format not in (None, "b64_json", "url"):
             raise ConfigError(f"openai images response_format must be b64_json or url, got {response_format!r}")
         self.response_format = response_format
-        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", "openai", allow_none=True)
-        self.rate_burst = positive(rate_burst, "rate_burst", "openai", integer=True, allow_none=True)
-        self.max_concurrency = positive(max_concurrency, "max_concurrency", "openai", integer=True)
-        self.timeout = float(positive(timeout, "timeout", "openai") or DEFAULT_TIMEOUT)
-        self.key_env = api_key_env
-        self._key = api_key(api_key_env, provider="openai images", required=needs_key(self.base_url))
+        self._set_limits(
+            rate_per_minute=rate_per_minute, rate_burst=rate_burst, max_concurrency=max_concurrency, timeout=timeout
+        )
+        self.connect(endpoint, story_base=base_url)
 
     def settings(self) -> dict[str, Any]:
         """Options that change the picture (never the key)."""
@@ -162,7 +148,3 @@ def _size_ok(size: str) -> bool:
         return True
     w, sep, h = size.partition("x")
     return bool(sep) and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0
-
-
-def _base(option: str | None) -> str:
-    return base_url(option, "OPENAI_BASE_URL", OPENAI_BASE_URL)

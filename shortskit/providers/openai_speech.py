@@ -13,27 +13,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from shortskit.audio import save_audio
+from shortskit.endpoints import Endpoint, public_url
 from shortskit.errors import ConfigError, ProviderError
-from shortskit.http import (
-    DEFAULT_TIMEOUT,
-    HttpProvider,
-    api_key,
-    base_url,
-    decode_base64,
-    needs_key,
-    post_json,
-    public_url,
-)
+from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, decode_base64, post_json
 from shortskit.providers.base import Speech, Word
-from shortskit.providers.options import positive
+from shortskit.providers.options import in_range
 from shortskit.timing import map_timestamps
 
 __all__ = ["KOKORO_VOICES", "KokoroSpeech", "OpenAISpeech"]
 
 log = logging.getLogger("shortskit")
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-KOKORO_BASE_URL = "http://localhost:8880"
 
 # Kokoro v1.0 voices by language (the first letter of a voice name is its language), used when none is set.
 KOKORO_VOICES = {
@@ -45,45 +34,40 @@ KOKORO_VOICES = {
 # -- providers ---------------------------------------------------------------------------------------------
 
 
-def _speed(value: Any, provider: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.25 <= value <= 4.0:
-        raise ConfigError(f"{provider} speed must be a number from 0.25 to 4.0, got {value!r}")
-    return float(value)
-
-
 class _SpeechAPI(HttpProvider):
-    model: str
-    voice: str | None
-    speed: float
-    base_url: str
+    """What the speech servers share: options checked once, a trusted endpoint, the request body."""
 
-    def _setup(
+    # the defaults of each server's options (None in a signature means "this default")
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
         self,
         *,
-        model: str,
-        voice: str | None,
-        speed: float,
-        api_key_env: str | None,
-        key_required: bool,
-        rate_per_minute: float | None,
-        rate_burst: int | None,
-        max_concurrency: int,
-        timeout: float,
+        model: str | None = None,
+        voice: str | None = None,
+        speed: float = 1.0,
+        base_url: str | None = None,
+        rate_per_minute: float | None = None,
+        rate_burst: int | None = None,
+        max_concurrency: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        endpoint: Endpoint | str | None = None,
     ) -> None:
         who = self.name
+        model = self.defaults["model"] if model is None else model
+        voice = self.defaults.get("voice") if voice is None else voice
         if not isinstance(model, str) or not model.strip():
             raise ConfigError(f"{who} voice model must be a model name")
         if voice is not None and (not isinstance(voice, str) or not voice.strip()):
             raise ConfigError(f"{who} voice must be a voice name")
         self.model = model.strip()
         self.voice = voice.strip() if voice else None
-        self.speed = _speed(speed, who)
-        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", who, allow_none=True)
-        self.rate_burst = positive(rate_burst, "rate_burst", who, integer=True, allow_none=True)
-        self.max_concurrency = positive(max_concurrency, "max_concurrency", who, integer=True)
-        self.timeout = float(positive(timeout, "timeout", who))
-        self.key_env = api_key_env
-        self._key = api_key(api_key_env, provider=f"{who} voice", required=key_required)
+        self.speed = float(in_range(speed, "speed", who, 0.25, 4.0))
+        concurrency = self.defaults["max_concurrency"] if max_concurrency is None else max_concurrency
+        self._set_limits(
+            rate_per_minute=rate_per_minute, rate_burst=rate_burst, max_concurrency=concurrency, timeout=timeout
+        )
+        self.connect(endpoint, story_base=base_url)
 
     def settings(self) -> dict[str, Any]:
         """Options that change the audio (never the key)."""
@@ -112,32 +96,8 @@ class OpenAISpeech(_SpeechAPI):
 
     name: ClassVar[str] = "openai"
     version: ClassVar[str] = "1"
-
-    def __init__(
-        self,
-        *,
-        model: str = "tts-1",
-        voice: str = "alloy",
-        speed: float = 1.0,
-        base_url: str | None = None,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        rate_per_minute: float | None = None,
-        rate_burst: int | None = None,
-        max_concurrency: int = 2,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self.base_url = _base(base_url, "OPENAI_BASE_URL", OPENAI_BASE_URL)
-        self._setup(
-            model=model,
-            voice=voice,
-            speed=speed,
-            api_key_env=api_key_env,
-            key_required=needs_key(self.base_url),
-            rate_per_minute=rate_per_minute,
-            rate_burst=rate_burst,
-            max_concurrency=max_concurrency,
-            timeout=timeout,
-        )
+    vendor: ClassVar[str] = "openai"
+    defaults: ClassVar[dict[str, Any]] = {"model": "tts-1", "voice": "alloy", "max_concurrency": 2}
 
     async def synthesize(self, text: str, out: Path, *, language: str) -> Speech:
         """Speak ``text`` into the WAV ``out`` (the server picks the language from the text)."""
@@ -156,33 +116,15 @@ class KokoroSpeech(_SpeechAPI):
 
     name: ClassVar[str] = "kokoro"
     version: ClassVar[str] = "1"
+    vendor: ClassVar[str] = "kokoro"
+    defaults: ClassVar[dict[str, Any]] = {"model": "kokoro", "voice": None, "max_concurrency": 1}
 
-    def __init__(
-        self,
-        *,
-        model: str = "kokoro",
-        voice: str | None = None,
-        speed: float = 1.0,
-        base_url: str | None = None,
-        api_key_env: str | None = None,
-        rate_per_minute: float | None = None,
-        rate_burst: int | None = None,
-        max_concurrency: int = 1,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        url = _base(base_url, None, KOKORO_BASE_URL)
-        self.base_url = url[: -len("/v1")] if url.endswith("/v1") else url  # the dev route has no /v1
-        self._setup(
-            model=model,
-            voice=voice,
-            speed=speed,
-            api_key_env=api_key_env,
-            key_required=False,
-            rate_per_minute=rate_per_minute,
-            rate_burst=rate_burst,
-            max_concurrency=max_concurrency,
-            timeout=timeout,
-        )
+    def _normalise_base(self, url: str) -> str:
+        return url[: -len("/v1")] if url.endswith("/v1") else url  # the dev route has no /v1
+
+    def key_required(self) -> bool:
+        """Kokoro-FastAPI runs without a key; ``KOKORO_API_KEY`` is sent when it is set."""
+        return False
 
     def _voice_for(self, language: str) -> str:
         if self.voice:
@@ -229,7 +171,3 @@ def _stamps(raw: Any) -> list[tuple[str, float, float]]:
         if isinstance(word, str) and isinstance(start, (int, float)) and isinstance(end, (int, float)):
             found.append((word, float(start), float(max(end, start))))
     return found
-
-
-def _base(option: str | None, env: str | None, default: str) -> str:
-    return base_url(option, env, default)

@@ -1,7 +1,7 @@
 """Images from Together's FLUX models (``POST {base}/images/generations``), paced to the free tier's 6 a minute.
 
 The frame is asked for at a size the API accepts (same shape, sides a multiple of 32 within 256..``max_side``)
-and the answer is cover-cropped to the exact frame. Key: ``TOGETHER_API_KEY``; base: ``TOGETHER_BASE_URL``.
+and the answer is cover-cropped to the exact frame. Key: ``TOGETHER_API_KEY``, sent only to ``TOGETHER_BASE_URL`` (default: Together's own API).
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
+from shortskit.endpoints import Endpoint, public_url
 from shortskit.errors import ConfigError
-from shortskit.http import DEFAULT_TIMEOUT, api_key, base_url, post_json, public_url
+from shortskit.http import DEFAULT_TIMEOUT, post_json
 from shortskit.providers.openai_images import ImagesAPI
 from shortskit.providers.options import positive
 
 __all__ = ["DEFAULT_MODEL", "TogetherImages", "request_size"]
 
 DEFAULT_MODEL = "black-forest-labs/FLUX.1-schnell-Free"
-TOGETHER_BASE_URL = "https://api.together.xyz/v1"
 _MIN_SIDE = 256
 _MULTIPLE = 32  # FLUX works in 16-pixel patches; 32 is what every FLUX host accepts
 
@@ -40,13 +40,13 @@ class TogetherImages(ImagesAPI):
 
     name: ClassVar[str] = "together"
     version: ClassVar[str] = "1"
+    vendor: ClassVar[str] = "together"
 
     def __init__(
         self,
         *,
         model: str = DEFAULT_MODEL,
         base_url: str | None = None,
-        api_key_env: str = "TOGETHER_API_KEY",
         steps: int = 4,
         negative_prompt: str | None = None,
         response_format: str = "b64_json",
@@ -55,11 +55,11 @@ class TogetherImages(ImagesAPI):
         rate_burst: int | None = 1,
         max_concurrency: int = 2,
         timeout: float = DEFAULT_TIMEOUT,
+        endpoint: Endpoint | str | None = None,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigError("together model must be a model name")
         self.model = model.strip()
-        self.base_url = _base(base_url)
         self.steps = positive(steps, "steps", "together", integer=True)
         if negative_prompt is not None and not isinstance(negative_prompt, str):
             raise ConfigError(f"together negative_prompt must be text, got {negative_prompt!r}")
@@ -72,12 +72,14 @@ class TogetherImages(ImagesAPI):
             raise ConfigError(f"together max_side must be at least {_MIN_SIDE}, got {max_side}")
         # The free model allows about 6 a minute over a rolling minute: one at a time every 10 s keeps any
         # 60 s window at 6, where a burst of 6 followed by the steady rate would put 7 in the first minute.
-        self.rate_per_minute = positive(rate_per_minute, "rate_per_minute", "together", allow_none=True)
-        self.rate_burst = positive(rate_burst, "rate_burst", "together", integer=True, allow_none=True)
-        self.max_concurrency = positive(max_concurrency, "max_concurrency", "together", integer=True)
-        self.timeout = float(positive(timeout, "timeout", "together"))
-        self.key_env = api_key_env
-        self._key = api_key(api_key_env, provider="together")
+        self._set_limits(
+            rate_per_minute=rate_per_minute, rate_burst=rate_burst, max_concurrency=max_concurrency, timeout=timeout
+        )
+        self.connect(endpoint, story_base=base_url)
+
+    def key_required(self) -> bool:
+        """Together's own API (or the endpoint configured for it) needs ``TOGETHER_API_KEY``."""
+        return self.key_env is not None
 
     def settings(self) -> dict[str, Any]:
         """Options that change the picture (never the key)."""
@@ -106,7 +108,3 @@ class TogetherImages(ImagesAPI):
             body["negative_prompt"] = self.negative_prompt
         answer = await post_json(self, f"{self.base_url}/images/generations", body)
         return await self._save_answer(answer, out, width=width, height=height)
-
-
-def _base(option: str | None) -> str:
-    return base_url(option, "TOGETHER_BASE_URL", TOGETHER_BASE_URL)
