@@ -10,17 +10,21 @@ The names here are what a user, a provider author or an engine author needs; the
 from __future__ import annotations
 
 from shortskit._version import __version__
+from shortskit.alignment import align
 from shortskit.captions import CaptionGroup, group_words, write_ass, write_srt
 from shortskit.checks import check_story
 from shortskit.engines import ClipEngine, ClipSpec, engine_names, register_engine
 from shortskit.errors import (
+    AlignmentError,
     ConfigError,
     InputFileError,
+    NoSpeechError,
     ProviderError,
     RenderError,
     ScenesFailedError,
     ShortskitError,
     StoryError,
+    TextMismatchError,
 )
 from shortskit.handles import RenderHandle, start, start_many
 from shortskit.pipeline import RenderResult, SceneResult, render, render_sync
@@ -52,6 +56,7 @@ from shortskit.story import (
 from shortskit.text import chunk_text, split_sentences
 
 __all__ = [
+    "AlignmentError",
     "CaptionGroup",
     "CaptionStyle",
     "ClipEngine",
@@ -63,6 +68,7 @@ __all__ = [
     "InputFileError",
     "Limit",
     "MusicSettings",
+    "NoSpeechError",
     "OutputSettings",
     "ProviderError",
     "RenderError",
@@ -76,10 +82,12 @@ __all__ = [
     "Speech",
     "Story",
     "StoryError",
+    "TextMismatchError",
     "VoiceProvider",
     "VoiceSettings",
     "Word",
     "__version__",
+    "align",
     "check_story",
     "chunk_text",
     "create_image",

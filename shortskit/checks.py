@@ -68,6 +68,22 @@ def _provider(
     return provider
 
 
+def _check_recordings(story: Story, deep: bool) -> None:
+    for i, scene in enumerate(story.scenes, start=1):
+        if scene.audio is None:
+            continue
+        path = story.resolve(scene.audio)
+        if not path.is_file():
+            raise StoryError(f"recording not found: {path}", file=story.source, scene=i, field="audio")
+        if deep:
+            try:
+                info = ffmpeg.probe(path)
+            except ShortskitError:
+                info = None
+            if info is None or not info.has_audio:
+                raise StoryError(f"cannot read {path.name} as audio", file=story.source, scene=i, field="audio")
+
+
 def _check_images(story: Story, deep: bool) -> None:
     for i, scene in enumerate(story.scenes, start=1):
         if scene.image is None:
@@ -107,6 +123,7 @@ def checked_providers(
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="language") from None
     _check_images(story, deep)
+    _check_recordings(story, deep)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)

@@ -6,6 +6,9 @@
     ├── ProviderError              a provider failed: ``provider``, ``scene``, ``status``, ``retryable``
     │   └── InputFileError         a file we were given is unreadable (corrupt image, voice sample)
     ├── RenderError                ffmpeg (or moviepy) failed; ``stderr`` keeps ffmpeg's own words
+    ├── AlignmentError             words could not be placed in an audio file
+    │   ├── NoSpeechError          the audio holds no speech (silence, music only)
+    │   └── TextMismatchError      the audio does not say the text (the wrong file?)
     └── ScenesFailedError          some scenes of a render failed: ``errors``, one per failure
 
 User mistakes (StoryError, ConfigError, InputFileError) map to exit code 2 in the CLI.
@@ -17,13 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "AlignmentError",
     "ConfigError",
     "InputFileError",
+    "NoSpeechError",
     "ProviderError",
     "RenderError",
     "ScenesFailedError",
     "ShortskitError",
     "StoryError",
+    "TextMismatchError",
 ]
 
 
@@ -139,6 +145,27 @@ class RenderError(ShortskitError):
         prefix = f"scene {scene}: " if scene is not None else ""
         tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
         super().__init__(f"{prefix}{message}" + (f" (ffmpeg: {tail})" if tail else ""))
+
+
+class AlignmentError(ShortskitError):
+    """Words could not be placed in an audio file; ``file`` names it when known."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | Path | None = None, scene: int | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.scene = scene
+        where = _where(file, scene, None)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class NoSpeechError(AlignmentError):
+    """The audio holds no speech: silence, a steady noise, or music only."""
+
+
+class TextMismatchError(AlignmentError):
+    """The audio does not say the text it was given (the wrong file, or garbled speech)."""
 
 
 class ScenesFailedError(ShortskitError):

@@ -24,6 +24,7 @@ __all__ = [
     "image_key",
     "local_image_key",
     "music_bed_key",
+    "recording_key",
     "soundtrack_key",
     "voice_key",
 ]
@@ -33,6 +34,7 @@ VERSIONS: dict[str, str] = {
     "image": "2",
     "local-image": "2",
     "voice": "2",
+    "recording": "1",
     "captions": "2",
     "clip": "4",
     "soundtrack": "2",
@@ -74,6 +76,11 @@ def local_image_key(*, source: str, width: int, height: int) -> str:
 def voice_key(*, provider: str, version: str, settings: Mapping[str, Any], text: str, language: str) -> str:
     """A voice-over of ``text`` (with its word timings)."""
     return _key("voice", provider=provider, version=version, settings=dict(settings), text=text, language=language)
+
+
+def recording_key(*, source: str, text: str, language: str) -> str:
+    """A scene's own recording (content digest ``source``) as its voice, timed for ``text``."""
+    return _key("recording", source=source, text=text, language=language)
 
 
 def captions_key(*, words: Sequence[Word], style: Mapping[str, Any], font: str, width: int, height: int) -> str:

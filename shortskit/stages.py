@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shortskit import keys, timing
+from shortskit import alignment, keys
 from shortskit.captions import CaptionFont, group_words, missing_glyphs, write_ass
 from shortskit.engines.base import ClipEngine, ClipSpec
-from shortskit.errors import InputFileError, ProviderError, ShortskitError
+from shortskit.errors import AlignmentError, InputFileError, ProviderError, ShortskitError
 from shortskit.merge import merge_clips
 from shortskit.progress import Progress, Stage
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
@@ -43,6 +43,8 @@ __all__ = [
 
 log = logging.getLogger("shortskit")
 T = TypeVar("T")
+
+RECORDING_RATE = 48000  # Hz a scene's own recording is kept at
 
 
 @dataclass
@@ -164,40 +166,93 @@ async def picture(ctx: Context, story: Story, index: int, provider: ImageProvide
 
 
 async def voice(ctx: Context, story: Story, index: int, provider: VoiceProvider, limit: Limit) -> Speech:
-    """Scene ``index``'s voice-over with word timings (the voice's own, else from :mod:`shortskit.timing`)."""
-    text, language, n = story.scenes[index].text, story.language, index + 1
+    """Scene ``index``'s voice-over with word timings: spoken by ``provider``, or the scene's own recording.
+
+    Timings are the voice's own, else the aligner's (:func:`shortskit.alignment.words_for`); they are kept with
+    the voice, and made again from the same audio when the aligner that made them has changed.
+    """
+    scene, language, n = story.scenes[index], story.language, index + 1
+    if scene.audio is not None:
+        return await _recording(ctx, story, index)
     key = keys.voice_key(
-        provider=provider.name, version=provider.version, settings=provider.settings(), text=text, language=language
-    )
+        provider=provider.name, version=provider.version, settings=provider.settings(), text=scene.text,
+        language=language,
+    )  # fmt: skip
+
+    async def speak(tmp: Path) -> Speech:
+        return await call_provider(
+            ctx, "voice", n, provider.name, limit, lambda: provider.synthesize(scene.text, tmp, language=language)
+        )
+
+    def timings(speech: Speech) -> tuple[tuple[Word, ...], str]:
+        return alignment.words_for(speech, scene.text, language=language, scene=n, voice=provider.name)
+
+    return await _timed_voice(ctx, key, n, speak, timings)
+
+
+async def _recording(ctx: Context, story: Story, index: int) -> Speech:
+    """A scene's own recording as its voice: converted to WAV, its words found by the aligner."""
+    scene, n = story.scenes[index], index + 1
+    src = story.resolve(scene.audio or "")
+    if not src.is_file():
+        raise InputFileError(f"recording not found: {src}", provider="recording", scene=n, field="audio")
+    key = keys.recording_key(source=file_digest(src), text=scene.text, language=story.language)
+
+    async def convert(tmp: Path) -> Speech:
+        from shortskit import ffmpeg
+        from shortskit.audio import wav_frames
+
+        args = ["-y", "-loglevel", "error", "-i", src, "-vn", "-ac", "1", "-ar", str(RECORDING_RATE)]
+        await ffmpeg.run_async([*args, "-c:a", "pcm_s16le", "-f", "wav", tmp], what="reading the recording", scene=n)
+        frames, rate = await asyncio.to_thread(wav_frames, tmp)
+        return Speech(tmp, frames / rate, rate, None, {"recording": src.name})
+
+    def timings(speech: Speech) -> tuple[tuple[Word, ...], str]:
+        try:
+            return tuple(alignment.align(speech.path, scene.text, language=story.language)), alignment.aligner_id()
+        except AlignmentError as exc:
+            raise type(exc)(exc.message, file=src.name, scene=n) from None
+
+    return await _timed_voice(ctx, key, n, convert, timings)
+
+
+async def _timed_voice(
+    ctx: Context,
+    key: str,
+    n: int,
+    make: Callable[[Path], Awaitable[Speech]],
+    timings: Callable[[Speech], tuple[tuple[Word, ...], str]],
+) -> Speech:
+    """The voice ``key`` of scene ``n``: its WAV from ``make``, its words from ``timings``, kept in a sidecar."""
     meta = ctx.ws.path("voices", key, ".json")
-    spoken: list[Speech] = []
+    made: list[Speech] = []
 
     async def speak(tmp: Path) -> None:
-        spoken.append(
-            await call_provider(
-                ctx, "voice", n, provider.name, limit, lambda: provider.synthesize(text, tmp, language=language)
-            )
-        )
+        made.append(await make(tmp))
 
-    async def timed(wav: Path) -> None:
+    async def keep(wav: Path, speech: Speech) -> dict[str, Any]:
         # The JSON sidecar is written last: a WAV without it is an interrupted job and is made again.
-        speech = spoken[0]
-        words = timing.words_for(speech, text, language=language, scene=n, voice=provider.name)
-        ctx.ws.write_json(
-            meta,
-            {
-                "duration": speech.duration,
-                "sample_rate": speech.sample_rate,
-                "words": [w.__dict__ for w in words],
-                "meta": speech.meta,
-            },
-        )
+        words, source = await asyncio.to_thread(timings, Speech(wav, speech.duration, speech.sample_rate, speech.words))
+        data = {
+            "duration": speech.duration,
+            "sample_rate": speech.sample_rate,
+            "words": [w.__dict__ for w in words],
+            "timings": source,
+            "meta": speech.meta,
+        }
+        ctx.ws.write_json(meta, data)
+        return data
 
     def ready(wav: Path) -> bool:
         return wav.exists() and ctx.ws.read_json(meta) is not None
 
-    wav = await ctx.produce("voices", key, ".wav", "voice", n, speak, ready=ready, finish=timed)
+    wav = await ctx.produce("voices", key, ".wav", "voice", n, speak, ready=ready, finish=lambda w: keep(w, made[0]))
     data = ctx.ws.read_json(meta)
+    recorded = data.get("timings")
+    if recorded not in ("voice", None) and recorded.removeprefix("estimate/") != alignment.aligner_id():
+        # timed by another aligner (or an older one): align the same audio again, no new synthesis
+        async with ctx.ws.lock("voices", key):
+            data = await keep(wav, Speech(wav, data["duration"], data["sample_rate"], None, data.get("meta", {})))
     words = tuple(Word(**w) for w in data["words"])
     return Speech(wav, data["duration"], data["sample_rate"], words, data.get("meta", {}))
 

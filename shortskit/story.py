@@ -173,8 +173,13 @@ class Scene(_Model):
     motion: Literal["auto", "zoom_in", "zoom_out", "pan_left", "pan_right", "none"] | None = Field(
         None, description="Ken Burns motion for this scene (default: output.motion)."
     )
+    audio: str | None = Field(
+        None,
+        description="Your own recording of this scene's text (relative to the story), heard instead of the "
+        "voice provider; its captions come from the aligner and the scene lasts as long as it.",
+    )
 
-    @field_validator("image_prompt", "image")
+    @field_validator("image_prompt", "image", "audio")
     @classmethod
     def _blank(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():

@@ -1,20 +1,20 @@
 """Word timings and scene lengths: the one room that decides when each word is heard and how long a scene lasts.
 
 Voices hand over timings in different shapes (eSpeak's character events, a server's own word list, none at
-all); every shape ends here as one :class:`~shortskit.providers.base.Word` per word of the story's text, with
-one rule for the words a voice left without a time (:func:`fill_gaps`). Scene lengths are whole frames
+all: then :mod:`shortskit.alignment` finds them); every shape ends here as one
+:class:`~shortskit.providers.base.Word` per word of the story's text, with one rule for the words a voice
+left without a time (:func:`fill_gaps`). Scene lengths are whole frames
 (:func:`scene_seconds`), the same number for the clip and for the soundtrack, so sound and picture stay in step.
 """
 
 from __future__ import annotations
 
 import difflib
-import logging
 import math
 import unicodedata
 from collections.abc import Sequence
 
-from shortskit.providers.base import Speech, Word
+from shortskit.providers.base import Word
 
 __all__ = [
     "clip_frames",
@@ -23,11 +23,8 @@ __all__ = [
     "map_timestamps",
     "scene_seconds",
     "token_spans",
-    "words_for",
     "words_from_char_events",
 ]
-
-log = logging.getLogger("shortskit")
 
 
 def clip_frames(seconds: float, fps: int) -> int:
@@ -193,14 +190,3 @@ def estimate_words(text: str, duration: float) -> tuple[Word, ...]:
         words.append(Word(tok, t, t + span))
         t += span
     return tuple(words)
-
-
-def words_for(
-    speech: Speech, text: str, *, language: str, scene: int | None = None, voice: str = ""
-) -> tuple[Word, ...]:
-    """The word timings a scene's captions use: the voice's own, else an estimate (with a warning)."""
-    if speech.words is not None:
-        return tuple(speech.words)
-    where = f"scene {scene}: " if scene is not None else ""
-    log.warning("%s%s gave no word timings; captions use an estimate", where, voice or "the voice")
-    return estimate_words(text, speech.duration)

@@ -67,6 +67,13 @@ def _set(section: str | None, field: str, value: Any) -> Callable[[dict[str, Any
     return apply
 
 
+def _recorded(data: dict[str, Any], folder: Path) -> None:
+    from tests.speech import espeak_case
+
+    espeak_case(folder / "me.wav", [data["scenes"][0]["text"]], "en+f3", 150, lead=0.3, trail=0.3)
+    data["scenes"][0]["audio"] = "me.wav"
+
+
 def _durations_changed(before: shortskit.RenderResult, after: shortskit.RenderResult) -> dict[str, int]:
     return {"soundtrack": 1} if [s.duration for s in before.scenes] != [s.duration for s in after.scenes] else {}
 
@@ -127,6 +134,8 @@ CASES: dict[str, tuple[Callable[[dict[str, Any], Path], None], Any]] = {
     "scenes.image": (_scene(1, image="other.png"), {"image": 1, "clip": 1, "merge": 1}),
     "scenes.pause": (_scene(0, pause=1.2), {"clip": 1, **SOUND}),
     "scenes.motion": (_scene(0, motion="none"), {"clip": 1, "merge": 1}),
+    # scene 1 read from a recording: its voice, captions and clip, and the soundtrack
+    "scenes.audio": (_recorded, {"voice": 1, "captions": 1, "clip": 1, **SOUND}),
 }
 
 

@@ -1,0 +1,191 @@
+"""What the model-free aligner compares: log-mel spectra, the background under the voice, where speech is,
+and cepstra that describe a voice's sound while forgetting whose voice it is.
+
+Frames are 25 ms every 10 ms at 16 kHz. The background (noise, a music bed) is followed per mel band over
+1.5 s; speech is what rises above it in the 1.1–6 kHz bands (where music beds are thin) and changes its
+spectrum as quickly as speech does (a held music note does not). Few cepstra (c0..c6) keep the smooth
+spectral envelope and little of the speaker, so another voice, another synthesizer or a person align alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "FPS",
+    "RATE",
+    "Tuning",
+    "background",
+    "cepstra",
+    "compact_index",
+    "logmel",
+    "normalise",
+    "runs",
+    "smooth_vad",
+    "speech_frames",
+]
+
+RATE = 16000  # Hz the aligner works at
+HOP = 160  # 10 ms frames
+WIN = 400  # 25 ms analysis window
+NFFT = 512
+FPS = RATE / HOP
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The aligner's settings, measured on eSpeak and Festival speech (bench/align.py); rarely worth changing."""
+
+    n_mels: int = 40  # mel bands
+    fmin: float = 60.0  # Hz, lowest band edge
+    fmax: float = 7600.0  # Hz, highest band edge
+    n_ceps: int = 7  # cepstra c0..c6: 13 or 20 were clearly worse across synthesizers
+    floor_db: float = -60.0  # log-mel floor below the loudest band value
+    bg_win: float = 1.5  # s: window that follows the background (noise, music) per band
+    bg_margin: float = 3.0  # dB above the background that features are floored at, on both sides
+    vad_snr_db: float = 10.0  # speech core: mean excess over the background in the VAD bands above this...
+    vad_low_db: float = 4.0  # ...extended while above this (hysteresis: weak consonants, noisy speech)
+    vad_rel: float = 0.2  # ...or this share of the 95th percentile excess, if larger
+    vad_f0: float = 1100.0  # Hz: the VAD bands (music beds sit mostly lower)
+    vad_f1: float = 6000.0
+    vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
+    min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
+    min_flux_db: float = 1.9  # mean spectral flux (dB a frame) below this: music, not a voice
+    ref_rate: int = 175  # words a minute of eSpeak's first reading of the text
+    max_pause: float = 0.25  # s: longer pauses shrink...
+    keep_pause: float = 0.10  # s: ...to this, in both signals, before DTW
+    snap_radius: float = 0.15  # s: a word start this close to a real speech onset snaps to it
+    max_cells: int = 4_000_000  # largest DTW matrix done in one piece (32 MB of float64)
+    win_frames: int = 1200  # longer references are aligned in pieces of this many frames...
+    win_overlap: int = 200  # ...widened by this on both sides
+    mismatch_score: float = 1.30  # impostor ratio + warp jitter above this: the text was not spoken
+    impostor_max: float = 1.0  # impostor ratio alone above this: the same (right texts reached 0.97)
+    impostor_max_short: float = 0.98  # the only test for short texts
+    shuffle_min_words: int = 8  # shorter texts (or speech) use the time-reversed reference as impostor
+    shuffle_min_s: float = 5.0
+
+
+@lru_cache(maxsize=4)
+def _mel_bank(n_mels: int, fmin: float, fmax: float) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular mel filters (HTK scale, unit area), n_mels x (NFFT/2 + 1), and their centre frequencies."""
+
+    def mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(np.array(fmin)), mel(np.array(fmax)), n_mels + 2))
+    f = np.arange(NFFT // 2 + 1) * RATE / NFFT
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    tri = np.maximum(0.0, np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)))
+    return (tri * (2.0 / (hi - lo))).astype(np.float32), edges[1:-1]
+
+
+@lru_cache(maxsize=4)
+def _dct(n_in: int, n_out: int) -> np.ndarray:
+    """Orthonormal DCT-II as a matrix (n_in x n_out): c = x @ M."""
+    k = np.arange(n_out)[None, :]
+    n = np.arange(n_in)[:, None]
+    m = np.sqrt(2.0 / n_in) * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in))
+    m[:, 0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
+def logmel(y: np.ndarray, tuning: Tuning) -> tuple[np.ndarray, np.ndarray]:
+    """(log-mel in dB, frames x n_mels; frame energy in dBFS). Frame k is centred on k * 10 ms."""
+    pad = np.zeros(WIN // 2, np.float32)
+    y = np.concatenate([pad, y.astype(np.float32), pad])
+    n = 1 + max(0, (len(y) - WIN) // HOP)
+    frames = np.lib.stride_tricks.as_strided(y, (n, WIN), (y.strides[0] * HOP, y.strides[0]))
+    spec = np.fft.rfft(frames * np.hanning(WIN).astype(np.float32), NFFT)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    energy_db = 10.0 * np.log10(power.sum(1) / (NFFT * WIN / 4) + 1e-12)
+    bank, _ = _mel_bank(tuning.n_mels, tuning.fmin, tuning.fmax)
+    lm = 10.0 * np.log10(power @ bank.T + 1e-12)
+    lm = np.maximum(lm, lm.max() - 100.0)  # digital silence: no -120 dB outliers
+    return lm.astype(np.float32), energy_db.astype(np.float32)
+
+
+def background(lm: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """The slowly varying floor of each band (dB): an opening of the smoothed log-mel over ``bg_win``.
+
+    It follows whatever lasts longer than the window (noise, a music bed); speech never fills a band that
+    long, so it is left out.
+    """
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+
+    n = max(3, int(tuning.bg_win * FPS))
+    smooth = uniform_filter1d(lm, 5, axis=0)
+    floor = maximum_filter1d(minimum_filter1d(smooth, n, axis=0), n, axis=0)
+    return uniform_filter1d(floor, n // 2, axis=0)
+
+
+def cepstra(lm: np.ndarray, floor: np.ndarray | float, tuning: Tuning) -> np.ndarray:
+    """Cepstra c0.. of the floored log-mel, with their deltas."""
+    c = np.maximum(lm, floor) @ _dct(lm.shape[1], tuning.n_ceps)
+    return np.hstack([c, np.gradient(c, axis=0)]).astype(np.float32)
+
+
+def normalise(c: np.ndarray) -> np.ndarray:
+    """Mean 0 and variance 1 per coefficient over the utterance."""
+    return (c - c.mean(0)) / (c.std(0) + 1e-6)
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the True runs of ``mask``."""
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def smooth_vad(speech: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """Gaps under 60 ms (stop closures) closed, speech islands under ``vad_min_island`` frames dropped."""
+    m = speech.copy()
+    for a, b in zip(*runs(~m), strict=True):
+        if b - a < 6 and a > 0 and b < len(m):
+            m[a:b] = True
+    for a, b in zip(*runs(m), strict=True):
+        if b - a < tuning.vad_min_island:
+            m[a:b] = False
+    return m
+
+
+def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """Which frames hold speech: well above the background in the VAD bands, and changing like a voice."""
+    _, centres = _mel_bank(tuning.n_mels, tuning.fmin, tuning.fmax)
+    b0, b1 = np.searchsorted(centres, tuning.vad_f0), np.searchsorted(centres, tuning.vad_f1)
+    excess = np.maximum(lm[:, b0:b1] - floor[:, b0:b1], 0).mean(1)
+    core = excess > max(tuning.vad_snr_db, tuning.vad_rel * float(np.percentile(excess, 95)))
+    # hysteresis: a speech region is a run above vad_low_db holding at least one core frame, so weak
+    # consonants and speech in noise or reverb stay attached to the vowels beside them
+    a, b = runs(excess > tuning.vad_low_db)
+    has_core = np.add.reduceat(core.astype(np.int64), a) > 0 if len(a) else np.zeros(0, bool)
+    m = np.zeros(len(excess), bool)
+    for s0, s1 in zip(a[has_core], b[has_core], strict=True):
+        m[s0:s1] = True
+    m = smooth_vad(m, tuning)
+    # speech changes its spectrum every few 10 ms, a music note does not: slow islands are music
+    flux = np.r_[0.0, np.abs(np.diff(np.maximum(lm, floor + tuning.bg_margin), axis=0)).mean(1)]
+    for s0, s1 in zip(*runs(m), strict=True):
+        if flux[s0:s1].mean() < tuning.min_flux_db:
+            m[s0:s1] = False
+    return m
+
+
+def compact_index(speech: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """The frames kept when every pause longer than ``max_pause`` shrinks to ``keep_pause`` (at the edges: half).
+
+    Leading and trailing silence, long pauses between sentences, gaps between TTS chunks and music-only
+    stretches then no longer need to be matched by the warp.
+    """
+    n = len(speech)
+    keep = np.ones(n, bool)
+    longest = int(tuning.max_pause * FPS)
+    half = max(1, int(tuning.keep_pause * FPS) // 2)
+    for a, b in zip(*runs(~speech), strict=True):
+        if b - a > longest:
+            keep[(0 if a == 0 else a + half) : (n if b == n else b - half)] = False
+    return np.flatnonzero(keep)

@@ -1,0 +1,258 @@
+"""The model-free aligner on speech of known word times (eSpeak in other voices and rates than the aligner's
+own reading, music under it, long pauses), its edge cases and errors, ``shortskit align``, and renders whose
+captions come from it: a voice without word times, and a scene read from the author's own recording."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pysubs2
+import pytest
+
+import shortskit
+from shortskit import NoSpeechError, TextMismatchError, ffmpeg, parse_story
+from shortskit.audio import write_wav
+from shortskit.timing import estimate_words
+from tests.conftest import small_story, write_story
+from tests.speech import EN, ES, RATE, Spoken, errors_ms, espeak_case, espeak_sentence
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Spoken]:
+    d = tmp_path_factory.mktemp("speech")
+    return {
+        "en_f3_140": espeak_case(d / "en1.wav", EN, "en+f3", 140, pitch=70),
+        "en_m3_210_music": espeak_case(
+            d / "en2.wav", EN, "en-us+m3", 210, pitch=30, music_db=-15, gaps=[1.8, 0.2, 3.0]
+        ),
+        "es_f2_150_music": espeak_case(d / "es1.wav", ES, "es+f2", 150, music_db=-18, lead=2.5),
+        "es419_m3_200": espeak_case(d / "es2.wav", ES, "es-419+m3", 200, pitch=35),
+    }
+
+
+@pytest.mark.parametrize("name", ["en_f3_140", "en_m3_210_music", "es_f2_150_music", "es419_m3_200"])
+def test_word_starts_land_on_the_spoken_words(cases: dict[str, Spoken], name: str) -> None:
+    case = cases[name]
+    language = "es-419" if name.startswith("es419") else name[:2]
+    words = shortskit.align(case.path, case.text, language=language)
+    assert [w.text for w in words] == case.text.split()  # every word of the text, in order, as written
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
+    assert all(w.start <= w.end <= case.duration for w in words)
+    err = errors_ms([w.start for w in words], case.starts)
+    estimate = errors_ms([w.start for w in estimate_words(case.text, case.duration)], case.starts)
+    assert np.median(err) <= 60 and np.percentile(err, 90) <= 150, (np.median(err), np.percentile(err, 90))
+    assert np.median(err) < np.median(estimate) / 5  # far better than spreading words by their letters
+
+
+def test_a_long_pause_and_silence_around_the_speech(tmp_path: Path) -> None:
+    texts = ["The keeper climbed the stairs.", "Then, after a long wait, the light came on."]
+    case = espeak_case(tmp_path / "pause.wav", texts, "en+m3", 160, lead=3.0, trail=4.0, gaps=[8.0], music_db=-20)
+    words = shortskit.align(case.path, case.text, language="en")
+    err = errors_ms([w.start for w in words], case.starts)
+    assert err.max() < 120, err
+    assert words[0].start > 2.8 and words[5].start > words[4].end + 7.0  # nothing placed in the silences
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("Hello.", "en"), ("19:40", "en"), ("He paid 1,500 dollars at 19:40.", "en"), ("Esperó... y nada.", "es")],
+)
+def test_short_texts_numbers_and_ellipses(tmp_path: Path, text: str, language: str) -> None:
+    voice = {"en": "en+f3", "es": "es+f3"}[language]
+    case = espeak_case(tmp_path / "s.wav", [text], voice, 150)
+    words = shortskit.align(case.path, text, language=language)
+    assert [w.text for w in words] == text.split()
+    assert errors_ms([w.start for w in words], case.starts).max() < 100
+
+
+def test_silence_and_music_only_hold_no_speech(tmp_path: Path) -> None:
+    write_wav(tmp_path / "silence.wav", np.zeros(RATE * 4, np.float32), RATE)
+    with pytest.raises(NoSpeechError, match=r"silence\.wav: the audio is silent"):
+        shortskit.align(tmp_path / "silence.wav", "Hello there.")
+    from shortskit.music import make_music_bed
+
+    make_music_bed(tmp_path / "music.wav", duration=10, mood="upbeat")
+    with pytest.raises(NoSpeechError, match=r"music\.wav: no speech found"):
+        shortskit.align(tmp_path / "music.wav", "Hello there, how are you today?")
+
+
+def test_the_wrong_text_is_an_error_naming_the_file(cases: dict[str, Spoken]) -> None:
+    case = cases["en_f3_140"]
+    wrong = (
+        "Maria opened her small bakery on the corner of Fifth Street in the spring. Every morning she baked forty "
+        "loaves of bread before the sun came up. The neighbours said her cinnamon rolls were the best in the city. "
+        "When the rent doubled, she thought about closing the shop for good."
+    )
+    with pytest.raises(TextMismatchError, match=r"en1\.wav: .*is it the right audio file"):
+        shortskit.align(case.path, wrong, language="en")
+    with pytest.raises(TextMismatchError, match="implausible for this text"):
+        shortskit.align(case.path, "Just two words.", language="en")  # far too little text for the speech
+
+
+def test_minutes_of_audio_in_bounded_memory(tmp_path: Path) -> None:
+    texts = EN * 12  # about 4 minutes: aligned coarse, then in windows
+    case = espeak_case(tmp_path / "long.wav", texts, "en+f3", 150, gaps=[0.6] * len(texts))
+    code = (
+        "import resource, sys, shortskit\n"
+        "from tests.speech import errors_ms\n"
+        f"w = shortskit.align({str(case.path)!r}, {case.text!r})\n"
+        f"e = errors_ms([x.start for x in w], {case.starts!r})\n"
+        "print(float(__import__('numpy').median(e)), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+    )
+    assert proc.returncode == 0, proc.stderr
+    median, peak_mb = proc.stdout.split()
+    assert case.duration > 200 and float(median) < 60 and int(peak_mb) < 700
+
+
+def test_align_command(cases: dict[str, Spoken], tmp_path: Path) -> None:
+    case = cases["en_f3_140"]
+
+    def run(*args: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shortskit", "align", *map(str, args)], capture_output=True, text=True
+        )
+
+    as_json = run(case.path, case.text, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    rows = json.loads(as_json.stdout)
+    assert [r["word"] for r in rows] == case.text.split() and set(rows[0]) == {"word", "start", "end"}
+    assert np.median(errors_ms([r["start"] for r in rows], case.starts)) < 60
+    (tmp_path / "text.txt").write_text(case.text, encoding="utf-8")
+    as_srt = run(case.path, f"@{tmp_path / 'text.txt'}", "--srt")
+    subs = pysubs2.SSAFile.from_string(as_srt.stdout)
+    assert " ".join(e.plaintext.replace("\n", " ") for e in subs).split() == case.text.split()
+    bad = run(tmp_path / "missing.wav", "Hello.")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: audio file not found")
+    silent = write_wav(tmp_path / "quiet.wav", np.zeros(RATE * 3, np.float32), RATE)
+    none = run(silent, "Hello there.", "--aligner", "dtw")
+    assert (
+        none.returncode == 2
+        and none.stderr.strip() == "error: quiet.wav: the audio is silent: there is no speech to align the text with"
+    )
+    missing_model = run(case.path, case.text, "--aligner", "whisper")
+    assert missing_model.returncode == 2 and "the whisper aligner cannot run here" in missing_model.stderr
+
+
+# -- in renders ------------------------------------------------------------------------------------------
+
+
+class PlainVoice:
+    """A voice that, like OpenAI's speech or Chatterbox, gives audio but no word times (eSpeak, another voice)."""
+
+    name = "plain-voice"
+    version = "1"
+    max_concurrency = 1
+    truth: ClassVar[dict[str, list[float]]] = {}
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    async def synthesize(self, text: str, out: Path, *, language: str) -> shortskit.Speech:
+        y, starts = espeak_sentence(text, "en+f4", 150)
+        y = np.concatenate([np.zeros(int(0.3 * RATE), np.float32), y])  # a little lead-in, as servers have
+        self.truth[text] = [s + 0.3 for s in starts]
+        write_wav(out, y, RATE)
+        return shortskit.Speech(out, len(y) / RATE, RATE, None)
+
+
+def test_a_voice_without_word_times_gets_aligned_captions_cached_with_it(tmp_path: Path) -> None:
+    shortskit.register_voice("plain-voice", PlainVoice)
+    scenes = [
+        {"text": "Octopuses have three hearts and blue blood.", "image_prompt": "an octopus"},
+        {"text": "Two hearts pump blood through the gills, one through the body.", "image_prompt": "gills"},
+    ]
+    story = parse_story(small_story(scenes=scenes, voice={"provider": "plain-voice"}))
+    result = shortskit.render_sync(story, tmp_path / "s.mp4", workspace=tmp_path / "ws")
+    for scene, sc in zip(result.scenes, scenes, strict=True):
+        err = errors_ms([w.start for w in scene.words], PlainVoice.truth[sc["text"]])
+        assert np.median(err) <= 60, err
+        sidecar = json.loads(scene.voice.with_suffix(".json").read_text())
+        assert sidecar["timings"] == shortskit.alignment.aligner_id() and sidecar["words"][0]["start"] > 0.2
+    again = shortskit.render_sync(story, tmp_path / "t.mp4", workspace=tmp_path / "ws")
+    assert again.made["voice"] == again.made["captions"] == 0  # the aligned words came from the cache
+
+
+def test_timings_from_an_older_aligner_are_made_again_from_the_same_audio(tmp_path: Path) -> None:
+    shortskit.register_voice("plain-voice", PlainVoice)
+    story = parse_story(small_story(voice={"provider": "plain-voice"}))
+    first = shortskit.render_sync(story, tmp_path / "s.mp4", workspace=tmp_path / "ws")
+    sidecar = first.scenes[0].voice.with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    sidecar.write_text(
+        json.dumps(
+            {
+                **data,
+                "timings": "dtw/0",
+                "words": [{"text": w, "start": 0, "end": 0} for w in story.scenes[0].text.split()],
+            }
+        )
+    )
+    audio_before = first.scenes[0].voice.read_bytes()
+    again = shortskit.render_sync(story, tmp_path / "t.mp4", workspace=tmp_path / "ws")
+    assert again.made["voice"] == 0 and again.scenes[0].voice.read_bytes() == audio_before  # not spoken again
+    assert json.loads(sidecar.read_text())["timings"] == shortskit.alignment.aligner_id()
+    # eSpeak's reading varies by a few samples between calls: the new timings are the old ones, give or take
+    for new, old in zip(again.scenes[0].words, first.scenes[0].words, strict=True):
+        assert abs(new.start - old.start) < 0.03 and abs(new.end - old.end) < 0.03
+
+
+def _recording(tmp_path: Path, text: str) -> tuple[Path, list[float]]:
+    case = espeak_case(tmp_path / "me.wav", [text], "en+m4", 145, lead=0.8, trail=1.2)
+    m4a = tmp_path / "me.m4a"  # a phone's recording: compressed, 44.1 kHz
+    ffmpeg.run(["-y", "-loglevel", "error", "-i", case.path, "-ar", "44100", "-c:a", "aac", m4a])
+    return m4a, case.starts
+
+
+def test_a_scene_read_from_your_own_recording(tmp_path: Path) -> None:
+    text = "This scene is read by its author, not by a machine."
+    m4a, truth = _recording(tmp_path, text)
+    data = small_story(
+        scenes=[
+            {"text": text, "image_prompt": "a desk", "audio": "me.m4a"},
+            {"text": "The end.", "image_prompt": "sky"},
+        ]
+    )
+    story_file = write_story(tmp_path, data)
+    proc = subprocess.run(
+        [sys.executable, "-m", "shortskit", "render", story_file, "-o", tmp_path / "s.mp4", "--workspace", tmp_path / "ws"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((tmp_path / "s.json").read_text())
+    recorded = ffmpeg.probe(m4a).duration
+    assert meta["scenes"][0]["end"] == pytest.approx(recorded + 0.4, abs=0.1)  # as long as the recording, + pause
+    subs = pysubs2.load(str(tmp_path / "s.srt"))
+    first = [e for e in subs if e.start / 1000 < meta["scenes"][0]["end"]]
+    assert " ".join(e.plaintext.replace("\n", " ") for e in first).split() == text.split()
+    assert abs(first[0].start / 1000 - truth[0]) < 0.08  # the captions start when the author starts speaking
+
+
+def test_a_recording_that_does_not_say_the_text_names_the_scene(tmp_path: Path) -> None:
+    _m4a, _ = _recording(
+        tmp_path, "The lighthouse keeper climbed the stairs every night at seven, and nobody knew why."
+    )
+    wrong = "Maria opened her bakery on the corner of Fifth Street, and baked forty loaves every morning."
+    data = small_story(
+        scenes=[{"text": "Hello.", "image_prompt": "sky"}, {"text": wrong, "image_prompt": "a shop", "audio": "me.m4a"}]
+    )
+    story_file = write_story(tmp_path, data)
+    proc = subprocess.run(
+        [sys.executable, "-m", "shortskit", "render", story_file, "-o", tmp_path / "s.mp4", "--workspace", tmp_path / "ws"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: me.m4a: scene 2: the audio does not seem to say this text")
+    missing = write_story(
+        tmp_path, small_story(scenes=[{"text": "Hi.", "image_prompt": "x", "audio": "gone.wav"}]), "m.json"
+    )
+    proc = subprocess.run([sys.executable, "-m", "shortskit", "validate", missing], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: m.json: scene 1: audio: recording not found")
