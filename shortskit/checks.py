@@ -68,38 +68,42 @@ def _provider(
     return provider
 
 
-def _check_recordings(story: Story, deep: bool) -> None:
+def _image_problem(path: Path) -> str | None:
+    from shortskit.images import check_image
+
+    try:
+        check_image(path)
+    except InputFileError as exc:
+        return exc.message
+    return None
+
+
+def _audio_problem(path: Path) -> str | None:
+    try:
+        info = ffmpeg.probe(path)
+    except ShortskitError:
+        info = None
+    return None if info is not None and info.has_audio else f"cannot read {path.name} as audio"
+
+
+# a scene's own files: the field, what it is called, and how to tell it cannot be read
+_SCENE_FILES = (("image", "image file", _image_problem), ("audio", "recording", _audio_problem))
+
+
+def _check_scene_files(story: Story, deep: bool) -> None:
     for i, scene in enumerate(story.scenes, start=1):
-        if scene.audio is None:
-            continue
-        path = story.resolve(scene.audio)
-        if not path.is_file():
-            raise StoryError(f"recording not found: {path}", file=story.source, scene=i, field="audio")
-        if deep:
-            try:
-                info = ffmpeg.probe(path)
-            except ShortskitError:
-                info = None
-            if info is None or not info.has_audio:
-                raise StoryError(f"cannot read {path.name} as audio", file=story.source, scene=i, field="audio")
-
-
-def _check_images(story: Story, deep: bool) -> None:
-    for i, scene in enumerate(story.scenes, start=1):
-        if scene.image is None:
-            continue
-        path = story.resolve(scene.image)
-        if not path.exists():
-            raise StoryError(f"image file not found: {path}", file=story.source, scene=i, field="image")
-        if not path.is_file():
-            raise StoryError(f"image path is not a file: {path}", file=story.source, scene=i, field="image")
-        if deep:
-            from shortskit.images import check_image
-
-            try:
-                check_image(path, scene=i)
-            except InputFileError as exc:
-                raise StoryError(exc.message, file=story.source, scene=i, field="image") from None
+        for field, what, problem in _SCENE_FILES:
+            relative = getattr(scene, field)
+            if relative is None:
+                continue
+            path = story.resolve(relative)
+            if not path.exists():
+                raise StoryError(f"{what} not found: {path}", file=story.source, scene=i, field=field)
+            if not path.is_file():
+                raise StoryError(f"{what} path is not a file: {path}", file=story.source, scene=i, field=field)
+            found = problem(path) if deep else None
+            if found is not None:
+                raise StoryError(found, file=story.source, scene=i, field=field)
 
 
 def checked_providers(
@@ -122,8 +126,7 @@ def checked_providers(
             speaker.check_language(story.language)
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="language") from None
-    _check_images(story, deep)
-    _check_recordings(story, deep)
+    _check_scene_files(story, deep)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)

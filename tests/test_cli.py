@@ -182,7 +182,7 @@ def test_odd_files_are_user_errors(tmp_path: Path) -> None:
     (tmp_path / "folder.png").mkdir()
     cases = [
         (_story({"text": "a", "image": "huge.png"}), "scene 1: image: cannot read huge.png as an image"),
-        (_story({"text": "a", "image": "folder.png"}), "scene 1: image: image path is not a file"),
+        (_story({"text": "a", "image": "folder.png"}), "scene 1: image: image file path is not a file"),
         (_story(captions={"font_file": "fake.ttf"}), "captions.font_file: fake.ttf is not a font file"),
     ]
     for data, words in cases:
