@@ -10,12 +10,9 @@ import asyncio
 import datetime
 import io
 import json
-import math
-import wave
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pytest
 
 import shortskit
@@ -31,19 +28,7 @@ from shortskit.voicesample import (
     prepare_sample,
     save_voice,
 )
-from tests.conftest import small_story, write_story
-
-
-def _tone(path: Path, seconds: float, *, amplitude: float = 0.3, rate: int = 16000, channels: int = 1) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wave_ = amplitude * np.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * math.pi * 3 * t))
-    pcm = (np.repeat(wave_[:, None], channels, axis=1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
+from tests.conftest import small_story, tone, write_story
 
 
 def _file(path: Path, data: bytes) -> Path:
@@ -203,7 +188,7 @@ def test_store_image_keeps_pictures_beside_the_story_or_in_the_workspace(story_f
 
 
 def test_a_sample_is_checked_and_converted_to_24k_mono(tmp_path: Path) -> None:
-    src = _tone(tmp_path / "me.wav", 4.0, rate=44100, channels=2)
+    src = tone(tmp_path / "me.wav", 4.0, rate=44100, channels=2)
     sample = prepare_sample(src, tmp_path / "out.wav")
     info = ffmpeg.probe(sample.path)
     assert (info.sample_rate, info.channels) == (24000, 1)
@@ -220,10 +205,10 @@ def test_a_sample_is_checked_and_converted_to_24k_mono(tmp_path: Path) -> None:
         (lambda d: d / "nowhere.wav", r"nowhere\.wav: file not found"),
         (lambda d: _file(d / "empty.mp3", b""), r"empty\.mp3: the file is empty"),
         (lambda d: _file(d / "text.mp3", b"no" * 500), r"text\.mp3: not an audio file"),
-        (lambda d: _tone(d / "short.wav", 1.5), r"short\.wav: is only 1\.5 s long; a voice sample must be 3 to 60 s"),
-        (lambda d: _tone(d / "long.wav", 75.0), r"long\.wav: is 75\.0 s long; a voice sample must be 3 to 60 s"),
-        (lambda d: _tone(d / "quiet.wav", 5.0, amplitude=0.0), r"quiet\.wav: is silent \(no sound at all\)"),
-        (lambda d: _tone(d / "hiss.wav", 5.0, amplitude=0.001), r"hiss\.wav: is silent \(level -\d+ dBFS\)"),
+        (lambda d: tone(d / "short.wav", 1.5), r"short\.wav: is only 1\.5 s long; a voice sample must be 3 to 60 s"),
+        (lambda d: tone(d / "long.wav", 75.0), r"long\.wav: is 75\.0 s long; a voice sample must be 3 to 60 s"),
+        (lambda d: tone(d / "quiet.wav", 5.0, amplitude=0.0), r"quiet\.wav: is silent \(no sound at all\)"),
+        (lambda d: tone(d / "hiss.wav", 5.0, amplitude=0.001), r"hiss\.wav: is silent \(level -\d+ dBFS\)"),
     ],
 )
 def test_bad_samples_are_refused_with_the_file_and_the_problem(tmp_path: Path, make: Any, message: str) -> None:
@@ -233,7 +218,7 @@ def test_bad_samples_are_refused_with_the_file_and_the_problem(tmp_path: Path, m
 
 
 def test_saved_voices_are_found_by_name(tmp_path: Path, workspace: Path) -> None:
-    wav = save_voice(_tone(tmp_path / "a.wav", 3.5), "narrator", workspace=workspace, provider="espeak")
+    wav = save_voice(tone(tmp_path / "a.wav", 3.5), "narrator", workspace=workspace, provider="espeak")
     assert wav == workspace / "voices-library" / "narrator.wav" and ffmpeg.probe(wav).sample_rate == 24000
     meta = json.loads(wav.with_suffix(".json").read_text())
     assert meta["name"] == "narrator" and meta["source"] == "a.wav" and meta["provider"] == "espeak"
@@ -404,7 +389,7 @@ def test_voice_panel_speaks_checks_a_sample_and_saves_it(widgets: Any, tmp_path:
         await panel.wait()
         assert panel.speech.value[:4] == b"RIFF" and "of speech" in panel.status.value
 
-        content = _tone(tmp_path / "my voice.wav", 4.0, rate=44100).read_bytes()
+        content = tone(tmp_path / "my voice.wav", 4.0, rate=44100).read_bytes()
         panel.upload.value = _upload("my voice.wav", content)
         await panel.wait()
 
@@ -417,7 +402,7 @@ def test_voice_panel_speaks_checks_a_sample_and_saves_it(widgets: Any, tmp_path:
     meta = json.loads((workspace / "voices-library" / "narrator.json").read_text())
     assert meta["settings"] == {"voice": "en-us", "rate": 220, "pitch": 30}
 
-    asyncio.run(panel.load_sample(_tone(tmp_path / "tiny.wav", 1.0)))
+    asyncio.run(panel.load_sample(tone(tmp_path / "tiny.wav", 1.0)))
     assert "tiny.wav: is only 1.0 s long" in panel.sample_info.value and panel.sample is None
     panel.save_button.click()
     assert "upload a voice sample first" in panel.status.value
