@@ -389,3 +389,35 @@ def test_voice_add_and_list(tmp_path: Path, workspace: Path) -> None:
 
     line = _one_error_line(run_cli("voice", "add", "me", tone(tmp_path / "short.wav", 2.0), "--workspace", workspace))
     assert "short.wav: is only 2.0 s long" in line
+
+
+# -- the GPU smoke bench, run through on the stand-in (a GPU machine runs it for real) ---------------------------
+
+
+@pytest.mark.slow
+def test_gpu_smoke_bench_runs_through(
+    fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    import torch
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("gpu_smoke", ROOT / "bench" / "gpu_smoke.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    assert bench.main(["--out", str(tmp_path / "a")]) == 2
+    assert "no CUDA GPU here" in capsys.readouterr().out
+
+    for name, value in [("is_available", True), ("get_device_name", "Stand-in GPU"), ("max_memory_allocated", 0)]:
+        monkeypatch.setattr(torch.cuda, name, lambda *_a, v=value: v)
+    for name in ("synchronize", "reset_peak_memory_stats"):
+        monkeypatch.setattr(torch.cuda, name, lambda *_a: None)
+    assert bench.main(["--out", str(tmp_path / "b")]) == 0
+    shown = capsys.readouterr().out
+    assert "GPU: Stand-in GPU" in shown and "model load:" in shown and "real-time factor" in shown
+    assert "3-scene short:" in shown and (tmp_path / "b" / "smoke.mp4").exists()
+    assert {e["device"] for e in fake_chatterbox.loads()} == {"cuda"} and len(fake_chatterbox.loads()) == 1

@@ -185,3 +185,22 @@ def test_colab_without_a_gpu_skips_the_gpu_cells_and_renders_with_espeak(
     shown = outputs(nb)
     if "GPU: " not in shown:
         assert "no GPU: the GPU cells are skipped" in shown and "with espeak" in shown
+
+
+def test_colab_clones_a_voice_and_renders_the_story_with_it(
+    tmp_path: Path, fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "chatterbox.jsonl"
+    monkeypatch.setenv("PYTHONPATH", str(FAKE_CHATTERBOX))  # the kernel imports the stand-in chatterbox
+    monkeypatch.setenv("FAKE_CHATTERBOX_LOG", str(log))
+    tiny = write_story(tmp_path, small_story())
+    ws = tmp_path / "ws"
+    out = tmp_path / "out" / "colab.mp4"
+    nb = execute("colab.ipynb", tmp_path, story_file=str(tiny), output=str(out), workspace=str(ws), clone=True)
+    assert_short(out, (270, 480))
+    sample = ws / "voices-library" / "narrator.wav"
+    calls = [json.loads(line) for line in log.read_text().splitlines() if '"generate"' in line]
+    assert [c["text"] for c in calls] == [s["text"] for s in small_story()["scenes"]]
+    assert {c["audio_prompt_path"] for c in calls} == {str(sample)}
+    shown = outputs(nb)
+    assert "saved voice 'narrator'" in shown and "with chatterbox, encoded with" in shown

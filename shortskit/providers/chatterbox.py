@@ -227,6 +227,11 @@ class ChatterboxVoice:
 
     # -- speaking --------------------------------------------------------------------------------------------
 
+    def load(self, language: str = "en") -> None:
+        """Load the model that speaks ``language`` now rather than at its first use (a batch worker warming up)."""
+        self.check_language(language)
+        self._model(language_id(language) != "en")
+
     async def synthesize(self, text: str, out: Path, *, language: str) -> Speech:
         """Speak ``text`` in ``language`` into the 24 kHz mono WAV ``out`` (no word timings)."""
         if not text or not text.strip():
