@@ -119,18 +119,26 @@ def test_voice_cloning_without_chatterbox_says_how_to_get_it(tmp_path: Path) -> 
     assert "installed" not in shown and "the test sentence in the voice" not in shown
 
 
-def test_voice_cloning_speaks_with_the_saved_voice(
-    tmp_path: Path, fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def kernel_chatterbox(fake_chatterbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Kernels started now import the stand-in chatterbox; what it does is logged to the file returned."""
     log = tmp_path / "chatterbox.jsonl"
-    monkeypatch.setenv("PYTHONPATH", str(FAKE_CHATTERBOX))  # the kernel imports the stand-in chatterbox
+    monkeypatch.setenv("PYTHONPATH", str(FAKE_CHATTERBOX))
     monkeypatch.setenv("FAKE_CHATTERBOX_LOG", str(log))
+    return log
+
+
+def _logged(log: Path, event: str) -> list[dict[str, Any]]:
+    return [e for e in map(json.loads, log.read_text().splitlines()) if e["event"] == event]
+
+
+def test_voice_cloning_speaks_with_the_saved_voice(tmp_path: Path, kernel_chatterbox: Path) -> None:
     ws = tmp_path / "ws"
     nb = execute("03_voice_cloning.ipynb", tmp_path, workspace=str(ws), out_dir=str(tmp_path), voice_name="me")
     wav = _saved_voice(ws, tmp_path)
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [c["event"] for c in calls] == ["load", "generate"]
-    assert calls[1]["audio_prompt_path"] == str(wav) and calls[1]["text"].startswith("Meet the octopus.")
+    assert len(_logged(kernel_chatterbox, "load")) == 1
+    (call,) = _logged(kernel_chatterbox, "generate")
+    assert call["audio_prompt_path"] == str(wav) and call["text"].startswith("Meet the octopus.")
     shown = outputs(nb)
     assert "Chatterbox is installed; it loads on cpu" in shown and "the test sentence in the voice 'me'" in shown
     assert (ws / "voices-library" / ".scratch" / "clone-me.wav").exists()
@@ -187,19 +195,14 @@ def test_colab_without_a_gpu_skips_the_gpu_cells_and_renders_with_espeak(
         assert "no GPU: the GPU cells are skipped" in shown and "with espeak" in shown
 
 
-def test_colab_clones_a_voice_and_renders_the_story_with_it(
-    tmp_path: Path, fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = tmp_path / "chatterbox.jsonl"
-    monkeypatch.setenv("PYTHONPATH", str(FAKE_CHATTERBOX))  # the kernel imports the stand-in chatterbox
-    monkeypatch.setenv("FAKE_CHATTERBOX_LOG", str(log))
+def test_colab_clones_a_voice_and_renders_the_story_with_it(tmp_path: Path, kernel_chatterbox: Path) -> None:
     tiny = write_story(tmp_path, small_story())
     ws = tmp_path / "ws"
     out = tmp_path / "out" / "colab.mp4"
     nb = execute("colab.ipynb", tmp_path, story_file=str(tiny), output=str(out), workspace=str(ws), clone=True)
     assert_short(out, (270, 480))
     sample = ws / "voices-library" / "narrator.wav"
-    calls = [json.loads(line) for line in log.read_text().splitlines() if '"generate"' in line]
+    calls = _logged(kernel_chatterbox, "generate")
     assert [c["text"] for c in calls] == [s["text"] for s in small_story()["scenes"]]
     assert {c["audio_prompt_path"] for c in calls} == {str(sample)}
     shown = outputs(nb)

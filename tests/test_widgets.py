@@ -466,3 +466,25 @@ def test_voice_panel_speaks_with_the_saved_voice(
     (call,) = fake_chatterbox.calls()
     assert call["text"] == "Hello, this is my voice." and call["exaggeration"] == 0.7
     assert call["audio_prompt_path"] == str(workspace / "voices-library" / "me.wav")
+
+
+def test_voice_panel_takes_a_recording_from_the_microphone_button(
+    widgets: Any, tmp_path: Path, workspace: Path
+) -> None:
+    panel = widgets.VoicePanel(workspace=workspace)
+    webm = tmp_path / "mic.webm"  # what Chromium's MediaRecorder hands over: WebM with Opus inside
+    ffmpeg.run(["-y", "-i", tone(tmp_path / "mic.wav", 6.0, rate=48000), "-c:a", "libopus", webm])
+
+    async def main() -> None:
+        # as the browser's Stop sends it over the widget channel: the bytes arrive as a memoryview
+        panel.recorder.set_state({"mime": "audio/webm;codecs=opus", "audio": memoryview(webm.read_bytes())})
+        await panel.wait()
+
+    asyncio.run(main())
+    assert panel.sample is not None and "recording.webm: 6.0 s" in panel.sample_info.value
+    assert panel.save("mic") == workspace / "voices-library" / "mic.wav"
+
+    panel.recorder.error = "the browser gave no microphone: Permission denied"
+    assert "Permission denied; upload a recording instead" in panel.sample_info.value
+    panel.recorder.mime = "audio/mp4"
+    assert panel.recorder.suffix() == ".m4a"

@@ -1,5 +1,5 @@
-"""The voice panel widget: pick a voice and hear a test sentence; check a voice sample, save it by name, and hear
-the test sentence in that voice, cloned by Chatterbox."""
+"""The voice panel widget: pick a voice and hear a test sentence; record or upload a voice sample, check it, save
+it by name, and hear the test sentence in that voice, cloned by Chatterbox."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shortskit.errors import ConfigError, ShortskitError
 from shortskit.providers import create_voice, voice_names
 from shortskit.voicesample import MAX_SECONDS, MIN_SECONDS, VoiceSample, prepare_sample, save_voice, voice_library
 from shortskit.widgets._common import Background, media, note
+from shortskit.widgets.recorder import Recorder
 from shortskit.workspace import default_workspace
 
 __all__ = ["VoicePanel", "cloning_status"]
@@ -31,7 +32,7 @@ def cloning_status() -> tuple[bool, str]:
 
 
 class VoicePanel(Background, w.VBox):
-    """Pick a voice and hear a test sentence; upload a sample, check it, save it by name, speak with it."""
+    """Pick a voice and hear a test sentence; record or upload a sample, check it, save it by name, speak with it."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class VoicePanel(Background, w.VBox):
         self.speak_button = w.Button(description="Speak", icon="play")
         self.speech = w.Audio(autoplay=False, loop=False)
         self.upload = w.FileUpload(accept=".wav,.mp3,.m4a,audio/*", multiple=False, description="Upload sample")
+        self.recorder = Recorder()  # or record one here, from the browser's microphone
         self.sample_info = w.HTML()
         self.sample_audio = w.Audio(autoplay=False, loop=False)
         self.name = w.Text(value="", placeholder="narrator", description="Name")
@@ -82,6 +84,8 @@ class VoicePanel(Background, w.VBox):
         self.provider.observe(self._provider_changed, "value")
         self.speak_button.on_click(lambda _b: self._spawn(self.speak()))
         self.upload.observe(self._uploaded, "value")
+        self.recorder.observe(self._recorded, "audio")
+        self.recorder.observe(self._no_microphone, "error")
         self.save_button.on_click(lambda _b: self.save())
         self.clone_button.on_click(lambda _b: self._spawn(self.speak_cloned()))
         self._provider_changed()
@@ -98,7 +102,7 @@ class VoicePanel(Background, w.VBox):
                 f"cut at {MAX_SECONDS:g} s)"
             ),
             self.cloning_note,
-            self.upload,
+            w.HBox([self.upload, self.recorder]),
             self.sample_info,
             self.sample_audio,
             w.HBox([self.name, self.save_button]),
@@ -156,6 +160,17 @@ class VoicePanel(Background, w.VBox):
         raw.write_bytes(bytes(item["content"]))
         self.upload.value = ()
         self._spawn(self.load_sample(raw, name=name))
+
+    def _recorded(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            return
+        raw = self._scratch() / f"recording{self.recorder.suffix()}"
+        raw.write_bytes(bytes(change["new"]))
+        self._spawn(self.load_sample(raw))
+
+    def _no_microphone(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.sample_info.value = note(f"{change['new']}; upload a recording instead", "error")
 
     async def load_sample(self, path: str | Path, *, name: str | None = None) -> VoiceSample | None:
         """Check a recording and convert it to 24 kHz mono; play it back. ``name`` is what to call it."""

@@ -54,7 +54,7 @@ class LocalEntryNotFoundError(FileNotFoundError):
     """What huggingface_hub raises when offline with nothing cached (an OSError, as every hub failure is)."""
 
 
-def hub_download(files: list[str]) -> None:
+def hub_download(files: tuple[str, ...]) -> None:
     if "load" in FAIL:
         raise FAIL["load"]
     if os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -64,7 +64,7 @@ def hub_download(files: list[str]) -> None:
         )
 
 
-def check_local(ckpt_dir: Path, files: list[str]) -> None:
+def check_local(ckpt_dir: Path, files: tuple[str, ...]) -> None:
     if "load" in FAIL:
         raise FAIL["load"]
     for name in files:
@@ -110,3 +110,46 @@ def _espeak(text: str, language: str) -> tuple[np.ndarray, tuple[tuple[int, floa
     x = said.samples.astype(np.float64) / 32768.0
     n = round(len(x) * SR / said.sample_rate)
     return np.interp(np.arange(n) * said.sample_rate / SR, np.arange(len(x)), x), tuple(said.events)
+
+
+class Model:
+    """What both stand-in models share: loading (hub or a local copy), cloning a prompt, speaking and recording."""
+
+    FILES: tuple[str, ...] = ()  # the weight files from_local reads first
+
+    def __init__(self, device: str, source: str) -> None:
+        self.sr = SR
+        self.device = device
+        self.conds = "built-in voice"  # conds.pt
+        record({"event": "load", "model": type(self).__name__, "device": device, "from": source})
+
+    @classmethod
+    def from_pretrained(cls, device):
+        hub_download(cls.FILES)
+        return cls(device, "hub")
+
+    @classmethod
+    def from_local(cls, ckpt_dir, device):
+        check_local(Path(ckpt_dir), cls.FILES[:4])
+        return cls(device, str(ckpt_dir))
+
+    def prepare_conditionals(self, wav_fpath, exaggeration=0.5):
+        self.conds = f"clone:{digest(wav_fpath)}"
+
+    def _speak(self, text: str, language_id: str | None, audio_prompt_path: Any, **options: Any) -> torch.Tensor:
+        with Calling():
+            if "generate" in FAIL:
+                raise FAIL["generate"]
+            if audio_prompt_path:
+                self.prepare_conditionals(audio_prompt_path, exaggeration=options["exaggeration"])
+            else:
+                assert self.conds is not None, "Please `prepare_conditionals` first or specify `audio_prompt_path`"
+            wav, events = speak(text, language_id or "en")
+            record(
+                {
+                    "event": "generate", "model": type(self).__name__, "text": text, "language_id": language_id,
+                    "audio_prompt_path": audio_prompt_path, "voice": self.conds, "seed": torch.initial_seed(),
+                    **options, "samples": wav.shape[-1], "words": events,
+                }
+            )  # fmt: skip
+            return wav
