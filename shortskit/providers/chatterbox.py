@@ -100,12 +100,13 @@ def _device(choice: str, torch: Any) -> str:
 
 
 def _weights_dir(model_dir: str | None, base: Path | None) -> Path | None:
-    """Where local weights are: the ``model_dir`` option, else $SHORTSKIT_CHATTERBOX_DIR, else None (the hub)."""
-    raw = model_dir or os.environ.get(ENV_DIR)
-    if not raw:
-        return None
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() or base is None else base / path
+    """Where local weights are: the ``model_dir`` option (relative to ``base``, the story's folder), else
+    $SHORTSKIT_CHATTERBOX_DIR, else None (the hub)."""
+    if model_dir:
+        path = Path(model_dir).expanduser()
+        return path if path.is_absolute() or base is None else base / path
+    env = os.environ.get(ENV_DIR)
+    return Path(env).expanduser() if env else None
 
 
 def availability() -> tuple[bool, str]:
