@@ -73,10 +73,9 @@ def _torch() -> Any:
         import chatterbox  # noqa: F401  (detects the extra; it imports torch itself)
         import torch
     except ImportError as exc:
-        missing = exc.name or "chatterbox"
         raise ConfigError(
-            f"the chatterbox voice needs the chatterbox extra ({missing} is not installed): {INSTALL}, "
-            "then restart Python"
+            f"the chatterbox voice needs the chatterbox extra: {INSTALL}, then restart Python "
+            f"(no module {exc.name or 'chatterbox'} here)"
         ) from None
     perth = sys.modules.get("perth")  # the watermarker chatterbox.tts imports
     if perth is not None and getattr(perth, "PerthImplicitWatermarker", True) is None:

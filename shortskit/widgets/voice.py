@@ -12,23 +12,13 @@ import ipywidgets as w
 
 from shortskit.errors import ConfigError, ShortskitError
 from shortskit.providers import create_voice, voice_names
+from shortskit.providers.chatterbox import availability
 from shortskit.voicesample import MAX_SECONDS, MIN_SECONDS, VoiceSample, prepare_sample, save_voice, voice_library
 from shortskit.widgets._common import Background, media, note
 from shortskit.widgets.recorder import Recorder
 from shortskit.workspace import default_workspace
 
-__all__ = ["VoicePanel", "cloning_status"]
-
-
-def cloning_status() -> tuple[bool, str]:
-    """Whether Chatterbox can clone here, and a true sentence saying so, or saying what to do."""
-    import importlib.util
-
-    from shortskit.providers.chatterbox import INSTALL, availability
-
-    if importlib.util.find_spec("chatterbox") is None:  # not even there: no need to import torch to say so
-        return False, f"Cloning needs the Chatterbox voice: {INSTALL} (a GPU makes it fast), then restart the kernel."
-    return availability()
+__all__ = ["VoicePanel"]
 
 
 class VoicePanel(Background, w.VBox):
@@ -75,7 +65,7 @@ class VoicePanel(Background, w.VBox):
         self.clone_button = w.Button(description="Speak with this voice", icon="user", button_style="info")
         self.clone_speech = w.Audio(autoplay=True, loop=False)
         # whether Chatterbox can clone here, and the sentence that says so (or what to do)
-        self.cloning, self.cloning_message = cloning_status()
+        self.cloning, self.cloning_message = availability()
         self.clone_button.disabled = not self.cloning
         kept = "" if self.cloning else " Samples saved now are kept for it."
         self.cloning_note = w.HTML(note(self.cloning_message + kept))
