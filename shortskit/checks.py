@@ -36,7 +36,11 @@ _SECRET_OPTIONS = frozenset(
 
 
 def _provider(
-    kind: Literal["voice", "image"], story: Story, override: str | None, endpoints: Mapping[str, Endpoint | str]
+    kind: Literal["voice", "image"],
+    story: Story,
+    override: str | None,
+    endpoints: Mapping[str, Endpoint | str],
+    workspace: Path,
 ) -> Any:
     settings = story.voice if kind == "voice" else story.images
     section = "voice" if kind == "voice" else "images"
@@ -63,6 +67,8 @@ def _provider(
         endpoint = endpoints.get(name)
         if endpoint is not None and hasattr(provider, "connect"):
             provider.connect(endpoint)
+        if hasattr(provider, "bind"):  # files and saved voices its options name (see providers/base.py)
+            provider.bind(story, workspace)
     except ConfigError as exc:
         raise StoryError(str(exc), file=story.source, field=section) from None
     return provider
@@ -113,14 +119,17 @@ def checked_providers(
     images: str | None = None,
     deep: bool = True,
     endpoints: Mapping[str, Endpoint | str] | None = None,
+    workspace: str | Path | None = None,
 ) -> tuple[VoiceProvider, ImageProvider]:
     """The story's voice and image providers, built after checking everything a render needs from the story.
 
     ``endpoints`` maps a provider name to its trusted base URL (or :class:`Endpoint`), overriding the
-    environment: the only way, beside the environment, to say where a key may go.
+    environment: the only way, beside the environment, to say where a key may go. ``workspace`` holds the
+    voice library a story's saved voices come from (default: :func:`default_workspace`).
     """
-    speaker = _provider("voice", story, voice, endpoints or {})
-    painter = _provider("image", story, images, endpoints or {})
+    ws = Path(workspace).expanduser() if workspace is not None else default_workspace()
+    speaker = _provider("voice", story, voice, endpoints or {}, ws)
+    painter = _provider("image", story, images, endpoints or {}, ws)
     if hasattr(speaker, "check_language"):
         try:
             speaker.check_language(story.language)
@@ -138,10 +147,17 @@ def checked_providers(
     return speaker, painter
 
 
-def check_story(story: Story, *, voice: str | None = None, images: str | None = None, deep: bool = True) -> None:
+def check_story(
+    story: Story,
+    *,
+    voice: str | None = None,
+    images: str | None = None,
+    deep: bool = True,
+    workspace: str | Path | None = None,
+) -> None:
     """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``),
-    no option tries to choose an API key."""
-    checked_providers(story, voice=voice, images=images, deep=deep)
+    no option tries to choose an API key, saved voices the story names are in ``workspace``'s library."""
+    checked_providers(story, voice=voice, images=images, deep=deep, workspace=workspace)
 
 
 async def music_source(story: Story, music: str | Path | bool | None) -> Path | Literal["bed"] | None:

@@ -190,7 +190,8 @@ def _grouped(errors: Sequence[ShortskitError]) -> list[list[ShortskitError]]:
     """The errors, those that are one failure in many scenes (one rejected key, say) put together."""
     groups: dict[tuple[object, ...], list[ShortskitError]] = {}
     for e in errors:
-        same = (type(e), e.provider, e.field, e.message) if isinstance(e, ProviderError) else (id(e),)
+        # one missing model or full GPU fails every scene with the same words: say it once
+        same = (type(e), e.provider, e.field, e.message) if isinstance(e, ProviderError) else (type(e), str(e))
         groups.setdefault(same, []).append(e)
     return list(groups.values())
 

@@ -253,7 +253,9 @@ async def render(
     if quality not in ("draft", "preview", "production"):
         raise ConfigError(f"unknown quality {quality!r}; valid: draft, preview, production")
     check_output(out, story)
-    speaker, painter = checked_providers(story, voice=voice, images=images, deep=True, endpoints=endpoints)
+    speaker, painter = checked_providers(
+        story, voice=voice, images=images, deep=True, endpoints=endpoints, workspace=workspace
+    )
     music_file = await music_source(story, music)
     ws = open_workspace(workspace)
     # moviepy drives its own ffmpeg writer; for ffmpeg, probing for NVENC runs beside the first jobs.

@@ -76,7 +76,9 @@ class _ProviderSettings(BaseModel):
 class VoiceSettings(_ProviderSettings):
     """Which voice speaks the narration. Extra keys (``voice``, ``rate``, ``pitch``, ...) go to the provider."""
 
-    provider: str = Field("espeak", description="Voice provider: espeak (offline default), ...")
+    provider: str = Field(
+        "espeak", description="Voice provider: espeak (offline default), chatterbox (cloning), openai, kokoro, ..."
+    )
 
 
 class ImageSettings(_ProviderSettings):

@@ -1,8 +1,9 @@
-"""The scene editor in a real JupyterLab, driven in headless Chromium through Playwright.
+"""The notebooks in a real JupyterLab, driven in headless Chromium through Playwright.
 
 Needs ``pip install playwright`` and Debian's ``chromium`` (``/usr/bin/chromium``; Playwright's own browser
-download is not used). It edits scene 1 in the editor widget, clicks Render and waits for the short to load
-in its ``<video>``; the screenshot goes to ``$SHORTSKIT_ARTIFACTS`` (else the test's temporary folder).
+download is not used). One test edits scene 1 in the editor widget, clicks Render and waits for the short to
+load in its ``<video>`` (the screenshot goes to ``$SHORTSKIT_ARTIFACTS``, else the test's temporary folder);
+another records a voice sample with the voice panel's Record button from Chromium's fake microphone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,27 +96,43 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         log.close()
 
 
-def test_edit_a_scene_and_render_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
+def _playwright() -> Any:
+    """playwright's sync API, or a skip saying what is missing."""
     playwright = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return playwright
+
+
+def _artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SHORTSKIT_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _run_all(page: Any, url: str) -> None:
+    """Open the notebook at ``url`` and run all its cells once its kernel is up."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    # the kernel is up and connected (before that, Run All would run nothing)
+    page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def test_edit_a_scene_and_render_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
+    playwright = _playwright()
     url, root = lab
-    artifacts = Path(os.environ.get("SHORTSKIT_ARTIFACTS") or tmp_path)
-    artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = _artifacts(tmp_path)
     shot = artifacts / "editor.png"
 
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 2000})
-            page.goto(url)
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            # the kernel is up and connected (before that, Run All would run nothing)
-            page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            _run_all(page, url)
 
             scene1 = page.locator(".widget-textarea textarea").first
             scene1.wait_for(timeout=60_000)
@@ -141,3 +159,34 @@ def test_edit_a_scene_and_render_in_jupyterlab(lab: tuple[str, Path], tmp_path: 
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     meta = json.loads((root / "notebooks" / "out" / "edited.json").read_text())
     assert meta["scenes"][0]["text"] == EDITED  # the render used the story as edited in the browser
+
+
+def test_record_a_voice_sample_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
+    """The voice panel's Record button, with Chromium's fake microphone (a beep a second)."""
+    playwright = _playwright()
+    url = lab[0].replace("02_scene_editor.ipynb", "03_voice_cloning.ipynb")
+    artifacts = _artifacts(tmp_path)
+    microphone = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + microphone, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            _run_all(page, url)
+            # the notebook loads its own made-up sample first; then a person records one
+            page.locator(".widget-html", has_text="sample.wav:").first.wait_for(timeout=90_000)
+            record = page.locator("button.shortskit-record")
+            record.click()
+            page.locator("button.shortskit-record", has_text="Stop").wait_for(timeout=10_000)
+            page.wait_for_timeout(6_500)
+            record.click()
+            shown = page.locator(".widget-html", has_text="recording.webm:").first
+            shown.wait_for(timeout=60_000)
+            assert "converted to 24 kHz mono" in shown.inner_text()
+        except Exception:
+            page.screenshot(path=str(artifacts / "recorder-failure.png"))
+            raise
+        finally:
+            browser.close()
+    recorded = tmp_path / "ws" / "voices-library" / ".scratch" / "recording.webm"  # the lab's $SHORTSKIT_WORKSPACE
+    assert recorded.read_bytes()[:4] == b"\x1aE\xdf\xa3"  # WebM (EBML), as Chromium's MediaRecorder writes it

@@ -31,7 +31,7 @@ BAD = {
     "wrong type of pause": (_story(_scene(), _scene(pause="long")), "story.json: scene 2: pause: must be a number"),
     "missing image": (_story(_scene(), {"text": "a", "image": "nope.png"}), "story.json: scene 2: image: image file not found"),
     "corrupt image": (_story({"text": "a", "image": "corrupt.png"}), "story.json: scene 1: image: cannot read corrupt.png as an image"),
-    "unknown voice provider": (_story(voice={"provider": "nope"}), "story.json: voice.provider: unknown voice provider 'nope'; valid names: espeak"),
+    "unknown voice provider": (_story(voice={"provider": "nope"}), "story.json: voice.provider: unknown voice provider 'nope'; valid names: chatterbox, espeak"),
     "unknown image provider": (_story(images={"provider": "dalle9"}), "story.json: images.provider: unknown image provider 'dalle9'; valid names:"),
     "unknown language": (_story(language="xx"), "story.json: language: eSpeak has no voice for language 'xx'"),
     "bad voice option": (_story(voice={"provider": "espeak", "rate": 5000}), "story.json: voice: "),

@@ -10,12 +10,11 @@ import asyncio
 import datetime
 import io
 import json
-import math
-import wave
+import sys
+import types
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pytest
 
 import shortskit
@@ -25,25 +24,12 @@ from shortskit.preview import one_scene_story, render_scene, store_image
 from shortskit.providers.base import Speech
 from shortskit.providers.espeak import EspeakVoice
 from shortskit.voicesample import (
-    CLONING_HINT,
     library_voice,
     library_voices,
     prepare_sample,
     save_voice,
 )
-from tests.conftest import small_story, write_story
-
-
-def _tone(path: Path, seconds: float, *, amplitude: float = 0.3, rate: int = 16000, channels: int = 1) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wave_ = amplitude * np.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * math.pi * 3 * t))
-    pcm = (np.repeat(wave_[:, None], channels, axis=1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
+from tests.conftest import small_story, tone, write_story
 
 
 def _file(path: Path, data: bytes) -> Path:
@@ -203,15 +189,21 @@ def test_store_image_keeps_pictures_beside_the_story_or_in_the_workspace(story_f
 
 
 def test_a_sample_is_checked_and_converted_to_24k_mono(tmp_path: Path) -> None:
-    src = _tone(tmp_path / "me.wav", 4.0, rate=44100, channels=2)
+    src = tone(tmp_path / "me.wav", 6.0, rate=44100, channels=2)
     sample = prepare_sample(src, tmp_path / "out.wav")
     info = ffmpeg.probe(sample.path)
     assert (info.sample_rate, info.channels) == (24000, 1)
-    assert sample.source == "me.wav" and abs(sample.duration - 4.0) < 0.05 and -20 < sample.level_dbfs < 0
+    assert sample.source == "me.wav" and abs(sample.duration - 6.0) < 0.05 and -20 < sample.level_dbfs < 0
+    assert sample.trimmed_from is None
 
     m4a = tmp_path / "me.m4a"
     ffmpeg.run(["-y", "-i", src, "-c:a", "aac", m4a])
-    assert abs(prepare_sample(m4a, tmp_path / "m4a.wav").duration - 4.0) < 0.1
+    assert abs(prepare_sample(m4a, tmp_path / "m4a.wav").duration - 6.0) < 0.1
+
+    # a long recording is cut to its first 30 s, not refused
+    long = prepare_sample(tone(tmp_path / "long.mp3", 75.0), tmp_path / "long.wav")
+    assert long.duration == 30.0 and long.trimmed_from is not None and abs(long.trimmed_from - 75.0) < 0.1
+    assert ffmpeg.probe(long.path).duration == pytest.approx(30.0, abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -220,10 +212,10 @@ def test_a_sample_is_checked_and_converted_to_24k_mono(tmp_path: Path) -> None:
         (lambda d: d / "nowhere.wav", r"nowhere\.wav: file not found"),
         (lambda d: _file(d / "empty.mp3", b""), r"empty\.mp3: the file is empty"),
         (lambda d: _file(d / "text.mp3", b"no" * 500), r"text\.mp3: not an audio file"),
-        (lambda d: _tone(d / "short.wav", 1.5), r"short\.wav: is only 1\.5 s long; a voice sample must be 3 to 60 s"),
-        (lambda d: _tone(d / "long.wav", 75.0), r"long\.wav: is 75\.0 s long; a voice sample must be 3 to 60 s"),
-        (lambda d: _tone(d / "quiet.wav", 5.0, amplitude=0.0), r"quiet\.wav: is silent \(no sound at all\)"),
-        (lambda d: _tone(d / "hiss.wav", 5.0, amplitude=0.001), r"hiss\.wav: is silent \(level -\d+ dBFS\)"),
+        (lambda d: tone(d / "short.wav", 1.5), r"short\.wav: is only 1\.5 s long; a voice sample needs at least 5 s"),
+        (lambda d: tone(d / "almost.wav", 4.9), r"almost\.wav: is only 4\.9 s long"),
+        (lambda d: tone(d / "quiet.wav", 6.0, amplitude=0.0), r"quiet\.wav: is silent \(no sound at all\)"),
+        (lambda d: tone(d / "hiss.wav", 6.0, amplitude=0.001), r"hiss\.wav: is silent \(level -\d+ dBFS\)"),
     ],
 )
 def test_bad_samples_are_refused_with_the_file_and_the_problem(tmp_path: Path, make: Any, message: str) -> None:
@@ -233,7 +225,7 @@ def test_bad_samples_are_refused_with_the_file_and_the_problem(tmp_path: Path, m
 
 
 def test_saved_voices_are_found_by_name(tmp_path: Path, workspace: Path) -> None:
-    wav = save_voice(_tone(tmp_path / "a.wav", 3.5), "narrator", workspace=workspace, provider="espeak")
+    wav = save_voice(tone(tmp_path / "a.wav", 5.5), "narrator", workspace=workspace, provider="espeak")
     assert wav == workspace / "voices-library" / "narrator.wav" and ffmpeg.probe(wav).sample_rate == 24000
     meta = json.loads(wav.with_suffix(".json").read_text())
     assert meta["name"] == "narrator" and meta["source"] == "a.wav" and meta["provider"] == "espeak"
@@ -404,32 +396,27 @@ def test_voice_panel_speaks_checks_a_sample_and_saves_it(widgets: Any, tmp_path:
         await panel.wait()
         assert panel.speech.value[:4] == b"RIFF" and "of speech" in panel.status.value
 
-        content = _tone(tmp_path / "my voice.wav", 4.0, rate=44100).read_bytes()
+        content = tone(tmp_path / "my voice.wav", 6.0, rate=44100).read_bytes()
         panel.upload.value = _upload("my voice.wav", content)
         await panel.wait()
 
     asyncio.run(main())
-    assert panel.sample is not None and "my voice.wav: 4.0 s" in panel.sample_info.value
+    assert panel.sample is not None and "my voice.wav: 6.0 s" in panel.sample_info.value
     assert panel.sample_audio.value[:4] == b"RIFF" and panel.name.value == "my-voice"
     panel.name.value = "narrator"
     panel.save_button.click()
     assert library_voices(workspace) == ["narrator"] and "saved voice 'narrator'" in panel.status.value
     meta = json.loads((workspace / "voices-library" / "narrator.json").read_text())
-    assert meta["settings"] == {"voice": "en-us", "rate": 220, "pitch": 30}
+    assert meta["provider"] == "chatterbox" and meta["settings"] == {"exaggeration": 0.5, "cfg_weight": 0.5}
 
-    asyncio.run(panel.load_sample(_tone(tmp_path / "tiny.wav", 1.0)))
+    asyncio.run(panel.load_sample(tone(tmp_path / "tiny.wav", 1.0)))
     assert "tiny.wav: is only 1.0 s long" in panel.sample_info.value and panel.sample is None
     panel.save_button.click()
     assert "upload a voice sample first" in panel.status.value
 
 
-def test_voice_panel_options_for_other_providers_and_the_cloning_hint(
-    widgets: Any, monkeypatch: pytest.MonkeyPatch, workspace: Path, failing_voice: str
-) -> None:
-    monkeypatch.setattr(widgets.voice, "cloning_available", lambda: False)
+def test_voice_panel_options_for_other_providers(widgets: Any, workspace: Path, failing_voice: str) -> None:
     panel = widgets.VoicePanel(workspace=workspace)
-    assert "pip install 'shortskit[chatterbox]' on a GPU machine" in panel.cloning_note.value
-    assert CLONING_HINT.startswith("Voice cloning needs the Chatterbox provider")
     panel.provider.value = failing_voice
     assert panel.espeak_box.layout.display == "none" and panel.options.layout.display == "flex"
     panel.options.value = "{not json"
@@ -439,3 +426,63 @@ def test_voice_panel_options_for_other_providers_and_the_cloning_hint(
     panel.text.value = "Please FAIL."
     panel.speak_button.click()
     assert "the voice service said no" in panel.status.value
+
+
+def test_voice_panel_without_chatterbox_says_how_to_install_it(
+    widgets: Any, monkeypatch: pytest.MonkeyPatch, workspace: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "chatterbox", None)  # as where the extra is not installed
+    panel = widgets.VoicePanel(workspace=workspace)
+    note = panel.cloning_note.value
+    assert 'pip install "shortskit[chatterbox]", then restart Python' in note and "is installed" not in note
+    assert panel.clone_button.disabled and not panel.cloning
+
+
+def test_voice_panel_with_a_broken_chatterbox_says_what_is_wrong(
+    widgets: Any, fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, workspace: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "perth", types.SimpleNamespace(PerthImplicitWatermarker=None))
+    panel = widgets.VoicePanel(workspace=workspace)
+    assert 'pip install "setuptools&lt;81"' in panel.cloning_note.value and panel.clone_button.disabled
+
+
+def test_voice_panel_speaks_with_the_saved_voice(
+    widgets: Any, fake_chatterbox: Any, tmp_path: Path, workspace: Path
+) -> None:
+    panel = widgets.VoicePanel(workspace=workspace)
+    assert "Chatterbox is installed; it loads on cpu at its first use" in panel.cloning_note.value
+    panel.clone_button.click()  # nothing saved yet
+    assert "save the voice first" in panel.status.value and not fake_chatterbox.EVENTS
+
+    asyncio.run(panel.load_sample(tone(tmp_path / "me.wav", 6.0)))
+    panel.save("me")
+    assert "voice: {provider: chatterbox, sample: me}" in panel.status.value
+    panel.exaggeration.value = 0.7
+    panel.text.value = "Hello, this is my voice."
+    panel.clone_button.click()
+    assert panel.clone_speech.value[:4] == b"RIFF" and "in the voice 'me' (Chatterbox on cpu)" in panel.status.value
+    (call,) = fake_chatterbox.calls()
+    assert call["text"] == "Hello, this is my voice." and call["exaggeration"] == 0.7
+    assert call["audio_prompt_path"] == str(workspace / "voices-library" / "me.wav")
+
+
+def test_voice_panel_takes_a_recording_from_the_microphone_button(
+    widgets: Any, tmp_path: Path, workspace: Path
+) -> None:
+    panel = widgets.VoicePanel(workspace=workspace)
+    webm = tmp_path / "mic.webm"  # what Chromium's MediaRecorder hands over: WebM with Opus inside
+    ffmpeg.run(["-y", "-i", tone(tmp_path / "mic.wav", 6.0, rate=48000), "-c:a", "libopus", webm])
+
+    async def main() -> None:
+        # as the browser's Stop sends it over the widget channel: the bytes arrive as a memoryview
+        panel.recorder.set_state({"mime": "audio/webm;codecs=opus", "audio": memoryview(webm.read_bytes())})
+        await panel.wait()
+
+    asyncio.run(main())
+    assert panel.sample is not None and "recording.webm: 6.0 s" in panel.sample_info.value
+    assert panel.save("mic") == workspace / "voices-library" / "mic.wav"
+
+    panel.recorder.error = "the browser gave no microphone: Permission denied"
+    assert "Permission denied; upload a recording instead" in panel.sample_info.value
+    panel.recorder.mime = "audio/mp4"
+    assert panel.recorder.suffix() == ".m4a"

@@ -93,14 +93,14 @@ def render(
 
 
 @app.command()
-def validate(story: StoryArgument) -> None:
-    """Check STORY (schema, providers, local files) without rendering."""
+def validate(story: StoryArgument, workspace: WorkspaceOption = None) -> None:
+    """Check STORY (schema, providers, local files, saved voices) without rendering."""
     from shortskit.checks import check_story
     from shortskit.story import load_story
 
     with reported():
         s = load_story(story)
-        check_story(s, deep=True)
+        check_story(s, deep=True, workspace=workspace)
     words = sum(len(sc.text.split()) for sc in s.scenes)
     typer.echo(f"{story.name}: ok ({len(s.scenes)} scenes, {words} words, language {s.language})")
 

@@ -30,6 +30,7 @@ __all__ = [
 
 # name -> "module:attr" (imported on first use, so optional extras cost nothing) or a factory
 _VOICES: dict[str, str | Callable[..., VoiceProvider]] = {
+    "chatterbox": "shortskit.providers.chatterbox:ChatterboxVoice",
     "espeak": "shortskit.providers.espeak:EspeakVoice",
     "kokoro": "shortskit.providers.openai_speech:KokoroSpeech",
     "openai": "shortskit.providers.openai_speech:OpenAISpeech",

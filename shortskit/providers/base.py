@@ -49,6 +49,9 @@ class VoiceProvider(Protocol):
     # pipeline hands every such provider the one client it owns for the run (and closes it afterwards).
     # Optional: ``def check_language(self, language: str) -> None`` raising ConfigError when the voice
     # cannot speak ``language``; the pipeline calls it before any work so the story error comes first.
+    # Optional: ``def bind(self, story: Story | None, workspace: Path | None) -> None``, called by the checks
+    # before any work (and before ``settings()``): resolve options that name files (relative to the story's
+    # folder) or saved voices (in the workspace's voice library); raise StoryError naming the field.
 
     async def synthesize(self, text: str, out: Path, *, language: str) -> Speech:
         """Speak ``text`` in ``language`` (BCP-47) into the WAV file ``out``."""
