@@ -51,11 +51,9 @@ class ShortskitError(Exception):
     exit_code: int = 1
 
 
-class StoryError(ShortskitError, ValueError):
-    """The story (or one of its settings) is invalid.
-
-    ``scene`` counts from 1, as a person counts; ``field`` is a dotted path inside the scene or story.
-    """
+class _Located(ShortskitError):
+    """An error about a place in the user's input: ``file``, ``scene`` (1-based, as a person counts) and
+    ``field`` (a dotted path inside the scene or story), each when known, lead its message."""
 
     exit_code = 2
 
@@ -73,6 +71,10 @@ class StoryError(ShortskitError, ValueError):
         self.field = field
         where = _where(file, scene, field)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class StoryError(_Located, ValueError):
+    """The story (or one of its settings) is invalid."""
 
 
 class ConfigError(ShortskitError, ValueError):
@@ -147,17 +149,8 @@ class RenderError(ShortskitError):
         super().__init__(f"{prefix}{message}" + (f" (ffmpeg: {tail})" if tail else ""))
 
 
-class AlignmentError(ShortskitError):
+class AlignmentError(_Located):
     """Words could not be placed in an audio file; ``file`` names it when known."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, file: str | Path | None = None, scene: int | None = None) -> None:
-        self.message = message
-        self.file = file
-        self.scene = scene
-        where = _where(file, scene, None)
-        super().__init__(f"{where}: {message}" if where else message)
 
 
 class NoSpeechError(AlignmentError):
