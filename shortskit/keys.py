@@ -37,7 +37,7 @@ VERSIONS: dict[str, str] = {
     "recording": "1",
     "captions": "2",
     "clip": "4",
-    "soundtrack": "2",
+    "soundtrack": "3",
     "final": "2",
     "music-bed": "1",
 }
@@ -114,13 +114,16 @@ def clip_key(
     )  # fmt: skip
 
 
-def soundtrack_key(*, voices: Sequence[str], durations: Sequence[float], music: Mapping[str, Any] | None) -> str:
-    """The short's audio from the digests of its voices, each scene's length and the music mix."""
+def soundtrack_key(
+    *, voices: Sequence[str], durations: Sequence[float], music: Mapping[str, Any] | None, loudness: float | None
+) -> str:
+    """The short's audio from the digests of its voices, each scene's length, the music mix and the loudness."""
     return _key(
         "soundtrack",
         voices=list(voices),
         durations=[round(d, 6) for d in durations],
         music=dict(music) if music is not None else None,
+        loudness=loudness,
     )
 
 

@@ -50,6 +50,7 @@ class SceneResult:
     start: float  # seconds into the short
     duration: float  # seconds (voice + pause, whole frames)
     words: tuple[Word, ...]
+    preview: Path | None = None  # the scene with its voice, playable alone (render_scene makes it)
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,11 @@ class _Render:
         if music is not None:
             m = self.story.music
             path = await stages.music_bed(self.ctx, m.mood, sum(durations)) if music == "bed" else music
-            mix = MusicMix(Path(path), volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out)
-        return await stages.soundtrack(self.ctx, [s.path for s in voiced], durations, mix)
+            mix = MusicMix(
+                Path(path), volume=m.volume, duck=m.duck, fade_in=m.fade_in, fade_out=m.fade_out, level=m.level
+            )
+        loudness = self.story.output.loudness
+        return await stages.soundtrack(self.ctx, [s.path for s in voiced], durations, mix, loudness)
 
     async def run(self, out: Path, music: Path | Literal["bed"] | None) -> RenderResult:
         """Every scene at once and the soundtrack beside them, then the merge and the files beside the short."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shutil
 import tempfile
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +19,7 @@ from shortskit.engines import motion_for
 from shortskit.errors import ConfigError, InputFileError
 from shortskit.pipeline import SceneResult, render
 from shortskit.story import Story
-from shortskit.workspace import atomic_path, default_workspace
+from shortskit.workspace import Workspace, atomic_path, default_workspace
 
 __all__ = ["one_scene_story", "render_scene", "store_image"]
 
@@ -49,13 +50,19 @@ async def render_scene(
     """Render scene ``scene`` (1-based) of ``story`` alone: its picture, voice, captions and clip.
 
     ``force=True`` remakes that scene's artefacts (regenerate); ``options`` are
-    :func:`~shortskit.pipeline.render`'s. Returns the scene's :class:`SceneResult` (numbered as in the story).
+    :func:`~shortskit.pipeline.render`'s. Returns the scene's :class:`SceneResult` (numbered as in the story),
+    whose ``preview`` is the scene as a little short with its voice (clips carry no sound of their own), kept
+    in the workspace's ``previews``.
     """
     single = one_scene_story(story, scene)
-    # render() also joins the one clip into a short; that file is not wanted, so it goes to a temp folder
+    ws = Workspace(Path(workspace) if workspace is not None else default_workspace())
+    # render() joins the one clip and the scene's voice into a short: that is the preview
     with tempfile.TemporaryDirectory(prefix="shortskit-preview-") as tmp:
-        result = await render(single, Path(tmp) / "scene.mp4", workspace=workspace, force=force, music=music, **options)
-    return dataclasses.replace(result.scenes[0], index=scene)
+        result = await render(single, Path(tmp) / "scene.mp4", workspace=ws.root, force=force, music=music, **options)
+        preview = ws.path("previews", result.scenes[0].clip.stem, ".mp4")
+        with atomic_path(preview) as keep:
+            shutil.move(result.video, keep)
+    return dataclasses.replace(result.scenes[0], index=scene, preview=preview)
 
 
 _UNSAFE = re.compile(r"[^\w.-]+")

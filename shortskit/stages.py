@@ -327,16 +327,22 @@ async def music_bed(ctx: Context, mood: str, seconds: float) -> Path:
     return await ctx.produce("music", keys.music_bed_key(mood=mood, length=length), ".wav", None, None, compose)
 
 
-async def soundtrack(ctx: Context, voices: Sequence[Path], durations: Sequence[float], mix: MusicMix | None) -> Path:
-    """The short's audio: the voices, each padded to its scene's length, over the music ``mix``."""
+async def soundtrack(
+    ctx: Context, voices: Sequence[Path], durations: Sequence[float], mix: MusicMix | None, loudness: float | None
+) -> Path:
+    """The short's audio: the voices, each padded to its scene's length, over the music ``mix``, levelled to
+    ``loudness`` LUFS (None: as they come)."""
     music = None
     if mix is not None:
-        music = {"file": file_digest(mix.path), "volume": mix.volume, "duck": mix.duck}
-        music.update(fade_in=mix.fade_in, fade_out=mix.fade_out)
-    key = keys.soundtrack_key(voices=[file_digest(v) for v in voices], durations=durations, music=music)
+        music = {"file": file_digest(mix.path), "duck": mix.duck, "fade_in": mix.fade_in, "fade_out": mix.fade_out}
+        # levelled, the music sits at its level under the voice; else its volume is a plain gain
+        music.update(level=mix.level) if loudness is not None else music.update(volume=mix.volume)
+    key = keys.soundtrack_key(
+        voices=[file_digest(v) for v in voices], durations=durations, music=music, loudness=loudness
+    )
 
     async def mix_down(tmp: Path) -> None:
-        await make_soundtrack(voices, durations, tmp, music=mix)
+        await make_soundtrack(voices, durations, tmp, music=mix, loudness=loudness)
 
     return await ctx.produce("audio", key, ".m4a", "soundtrack", None, mix_down)
 

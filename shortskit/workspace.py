@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = ["Workspace", "atomic_path", "default_workspace", "file_digest"]
 
-KINDS = ("images", "voices", "captions", "clips", "music", "audio", "finals")
+KINDS = ("images", "voices", "captions", "clips", "music", "audio", "finals", "previews")
 
 
 def default_workspace() -> Path:

@@ -116,7 +116,10 @@ CASES: dict[str, tuple[Callable[[dict[str, Any], Path], None], Any]] = {
     "music.enabled": (_set("music", "enabled", False), SOUND),
     "music.file": (_set("music", "file", lambda f: str(_music(f))), SOUND),
     "music.mood": (_set("music", "mood", "upbeat"), SOUND),
-    "music.volume": (_set("music", "volume", 0.6), SOUND),
+    # levelled (output.loudness, the default), the music sits at its level under the voice: volume is not used
+    "music.volume": (_set("music", "volume", 0.6), NOTHING),
+    "music.level": (_set("music", "level", -20), SOUND),
+    "output.loudness": (_set("output", "loudness", -16), SOUND),
     "music.duck": (_set("music", "duck", False), SOUND),
     "music.fade_in": (_set("music", "fade_in", 0.2), SOUND),
     "music.fade_out": (_set("music", "fade_out", 0.3), SOUND),

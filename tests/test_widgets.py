@@ -316,7 +316,8 @@ def test_preview_and_regenerate_one_scene(widgets: Any, story_file: Path, worksp
         await editor.wait()
         assert "s</span>" in row.status.value and row.result is not None
         first = row.result.image.stat().st_mtime_ns
-        assert row.video.value == row.result.clip.read_bytes() and row.audio.value[:4] == b"RIFF"
+        assert row.video.value == row.result.preview.read_bytes() and row.audio.value[:4] == b"RIFF"
+        assert ffmpeg.probe(row.result.preview).has_audio  # the clip itself is silent: the preview has the voice
         assert row.picture.value[:8] == b"\x89PNG\r\n\x1a\n" and row.previews.layout.display == "flex"
         row.regenerate_button.click()
         await editor.wait()

@@ -41,7 +41,9 @@ def cache_clear(
     workspace: WorkspaceOption = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", help="Only these kinds (images, voices, captions, clips, music, audio, finals)."),
+        typer.Option(
+            "--kind", help="Only these kinds (images, voices, captions, clips, music, audio, finals, previews)."
+        ),
     ] = None,
 ) -> None:
     """Delete cached artefacts (all kinds unless --kind is given)."""

@@ -78,8 +78,8 @@ class ClipSpec:
 class ClipEngine(Protocol):
     """Renders one scene clip from a :class:`ClipSpec` into an MP4 (the ffmpeg and moviepy engines, or yours).
 
-    The clip must be H.264 yuv420p at ``spec.fps`` with exactly ``spec.frames`` frames and AAC audio at
-    48 kHz, so the clips of a short join without re-encoding.
+    The clip must be H.264 yuv420p at ``spec.fps`` with exactly ``spec.frames`` frames, so the clips of a short
+    join without re-encoding; any sound in it is left out of the short, whose soundtrack is mixed from the voices.
     """
 
     name: ClassVar[str]  # registry name; part of the clip cache key

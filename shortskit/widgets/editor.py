@@ -84,7 +84,7 @@ class _SceneRow:
         self.result = result
         media(self.picture, result.image)
         media(self.audio, result.voice)
-        media(self.video, result.clip)
+        media(self.video, result.preview or result.clip)  # a clip is silent; the preview has the voice
         self.previews.layout.display = "flex"
 
 
