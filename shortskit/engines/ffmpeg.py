@@ -7,6 +7,7 @@ libx264, or NVENC where the GPU really has an encoder.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,15 @@ from shortskit import ffmpeg
 from shortskit.engines.base import AUDIO_RATE, PRESETS, ClipSpec
 from shortskit.errors import ConfigError
 
-__all__ = ["FfmpegEngine", "clip_args", "render_clip", "resolve_encoder", "video_codec_args"]
+__all__ = [
+    "THREADS_ENV",
+    "FfmpegEngine",
+    "clip_args",
+    "render_clip",
+    "resolve_encoder",
+    "thread_args",
+    "video_codec_args",
+]
 
 # A clip's own audio is only for previewing that scene (the short's track is mixed once, from the voices):
 # the fast AAC coder at a lower rate halves its cost.
@@ -29,13 +38,26 @@ def resolve_encoder(encoder: str) -> str:
     return encoder
 
 
+THREADS_ENV = "SHORTSKIT_THREADS"  # encoder threads per ffmpeg; a batch sets it so that its jobs share the cores
+
+
+def thread_args() -> list[str]:
+    """``-threads N`` when ``SHORTSKIT_THREADS`` is set, else nothing (x264 then takes every core)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return []
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads, 1 or more (got {value!r})")
+    return ["-threads", value]
+
+
 def video_codec_args(encoder: str, quality: str) -> list[str]:
     """Encoder arguments for ``encoder`` at ``quality`` (both already resolved)."""
     p = PRESETS[quality]
     if encoder == "h264_nvenc":
         return ["-c:v", "h264_nvenc", "-preset", p.nvenc_preset, "-rc", "vbr", "-cq", str(p.cq), "-b:v", "0",
                 "-pix_fmt", "yuv420p"]  # fmt: skip
-    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p"]
+    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p", *thread_args()]
 
 
 def _zoompan(motion: str, zoom: float, frames: int, width: int, height: int, fps: int) -> str:
