@@ -10,6 +10,7 @@ The names here are what a user, a provider author or an engine author needs; the
 from __future__ import annotations
 
 from shortskit._version import __version__
+from shortskit.batch import BatchResult, run_batch
 from shortskit.captions import CaptionGroup, group_words, write_ass, write_srt
 from shortskit.checks import check_story
 from shortskit.engines import ClipEngine, ClipSpec, engine_names, register_engine
@@ -52,6 +53,7 @@ from shortskit.story import (
 from shortskit.text import chunk_text, split_sentences
 
 __all__ = [
+    "BatchResult",
     "CaptionGroup",
     "CaptionStyle",
     "ClipEngine",
@@ -95,6 +97,7 @@ __all__ = [
     "render",
     "render_scene",
     "render_sync",
+    "run_batch",
     "save_story",
     "split_sentences",
     "start",

@@ -24,6 +24,7 @@ __all__ = [
     "ScenesFailedError",
     "ShortskitError",
     "StoryError",
+    "failed_scenes",
 ]
 
 
@@ -158,3 +159,9 @@ class ScenesFailedError(ShortskitError):
             what = f"{len(scenes)} scenes" if None not in scenes else f"{len(self.errors)} steps"
             msg = f"{what} failed: " + "; ".join(str(e) for e in self.errors)
         super().__init__(msg)
+
+
+def failed_scenes(exc: BaseException) -> list[int]:
+    """The scenes (1-based) an error is about: each failed scene of a ScenesFailedError, or the error's own."""
+    errors = exc.errors if isinstance(exc, ScenesFailedError) else [exc]
+    return sorted({s for e in errors if isinstance(s := getattr(e, "scene", None), int)})

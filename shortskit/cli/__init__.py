@@ -1,12 +1,12 @@
 """The ``shortskit`` command: a thin typer app over the public API (it gathers arguments, shows progress).
 
 One module a command group: :mod:`~shortskit.cli.make` (render, validate, schema), :mod:`~shortskit.cli.writing`
-(write, seo), :mod:`~shortskit.cli.cache`; :mod:`~shortskit.cli.app` holds the typer ``app`` they register on.
+(write, seo), :mod:`~shortskit.cli.cache`, :mod:`~shortskit.cli.batch`; :mod:`~shortskit.cli.app` holds the typer ``app`` they register on.
 """
 
 from __future__ import annotations
 
-from shortskit.cli import cache, make, writing
+from shortskit.cli import batch, cache, make, writing
 from shortskit.cli.app import main
 
-__all__ = ["cache", "main", "make", "writing"]
+__all__ = ["batch", "cache", "main", "make", "writing"]
