@@ -344,3 +344,164 @@ def test_topics_are_written_into_stories_first(tmp_path: Path) -> None:
     assert record["status"] == "skipped" and record["title"] == "Why Cats Purr"
     assert ffmpeg.probe(tmp_path / "out" / record["slug"] / f"{record['slug']}.mp4").has_video
     assert files_holding(tmp_path / "out", CANARY) == []
+
+
+# -- the job slot itself: a kernel that dies or hangs, a notebook that prints a key ---------------------------
+
+SLOT_NOTEBOOK = """
+import json, os, pathlib, time
+if mode == "crash":
+    os._exit(1)
+if mode == "hang":
+    time.sleep(60)
+if mode == "leak":
+    print("the key is", os.environ["SLOT_TEST_API_KEY"])
+print("left over from before:", "leftover" in globals())
+leftover = 1
+out = pathlib.Path(output)
+out.write_bytes(b"not really a video")
+out.with_suffix(".result.json").write_text(json.dumps({"ok": True, "title": mode, "pid": os.getpid()}))
+"""
+
+
+def test_a_slot_records_a_dead_or_hung_kernel_and_goes_on_in_a_fresh_one(tmp_path: Path) -> None:
+    from shortskit.batch.jobs import Job
+    from shortskit.batch.runner import JobSlot, SlotSettings
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})  # fmt: skip
+    nb.cells = [
+        nbformat.v4.new_code_cell('story = ""\noutput = ""\nmode = "ok"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(SLOT_NOTEBOOK),
+    ]
+    template = tmp_path / "slot.ipynb"
+    nbformat.write(nb, template)
+
+    def job(slug: str, mode: str) -> Job:
+        folder = tmp_path / "out" / slug
+        params = {"story": "x", "output": str(folder / f"{slug}.mp4"), "mode": mode}
+        return Job(slug, tmp_path / "x.json", folder, template, params, "digest", slug)
+
+    secret = "sk-slot-" + "0123456789abcdef"
+    slot = JobSlot(SlotSettings(env={"SLOT_TEST_API_KEY": secret}, timeout=2))
+    try:
+        first, crashed, after_crash, hung, leaked = (
+            slot.run(job(*pair)) for pair in (("a", "ok"), ("b", "crash"), ("c", "ok"), ("d", "hang"), ("e", "leak"))
+        )
+        kernel_starts = slot.kernel.startups
+    finally:
+        slot.close()
+    assert first["status"] == after_crash["status"] == leaked["status"] == "done"
+    assert crashed["status"] == "failed" and crashed["ename"] == "DeadKernelError"
+    assert hung["status"] == "failed" and hung["ename"] in ("CellTimeoutError", "KeyboardInterrupt")
+    assert kernel_starts in (2, 3)  # restarted after the crash (and after the hang if it was not interrupted)
+    pid = {r: json.loads((tmp_path / "out" / r / f"{r}.result.json").read_text())["pid"] for r in "ace"}
+    assert pid["a"] != pid["c"]  # a new kernel after the crash
+    for slug in ("b", "d"):  # the lost story's notebook says where and why
+        executed = nbformat.read(tmp_path / "out" / slug / f"{slug}.ipynb", as_version=4)
+        assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in executed.cells)
+    shown = (tmp_path / "out" / "e" / "e.ipynb").read_text()
+    assert "the key is ***" in shown and secret not in shown
+    assert "left over from before: False" in shown  # each story starts from a clean namespace
+
+
+# -- the pieces --------------------------------------------------------------------------------------------
+
+RATE_WORKER = """
+import asyncio, json, sys, time
+from shortskit.ratelimit import shared_rate
+
+async def main():
+    rate = shared_rate("images test", 180, 3)  # bursts of 3, 3 a second
+    start = float(sys.argv[1])
+    while time.time() < start:
+        await asyncio.sleep(0.01)
+    got = []
+    for _ in range(3):
+        await rate.acquire()
+        got.append(time.time())
+    print(json.dumps(got))
+
+asyncio.run(main())
+"""
+
+
+def test_the_shared_rate_holds_across_processes_and_is_off_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shortskit.ratelimit import RATE_DB_ENV, shared_rate, window
+    from shortskit.scheduler import Limit
+
+    monkeypatch.delenv(RATE_DB_ENV, raising=False)
+    assert shared_rate("x", 6) is None and Limit("x", rate_per_minute=6)._shared is None  # unset: as before
+    requests, seconds = window(180, 3)
+    assert requests == 3 and seconds > 1.0  # the bare rate plus a margin
+    env = {**os.environ, RATE_DB_ENV: str(tmp_path / "rates.sqlite")}
+    start = time.time() + 3
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RATE_WORKER, str(start)], stdout=subprocess.PIPE, env=env, text=True)
+        for _ in range(3)
+    ]
+    grants = sorted(t for p in procs for t in json.loads(p.communicate(timeout=60)[0]))
+    assert len(grants) == 9
+    busiest = max(sum(1 for t in grants if a <= t < a + 1.0) for a in grants)
+    assert busiest <= 3, [round(t - start, 2) for t in grants]  # three processes, one rate: 3 a second
+
+
+def test_cores_are_shared_out_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shortskit.batch.driver import shares
+    from shortskit.engines.base import ClipSpec
+    from shortskit.engines.ffmpeg import THREADS_ENV, clip_args
+    from shortskit.errors import ConfigError
+
+    assert shares(None, 12, available=16) == shares(12, 12, available=16)  # a job per core, no more than stories
+    for jobs, cores in ((1, 2), (2, 2), (4, 16), (16, 16), (3, 8)):
+        s = shares(jobs, 100, available=cores)
+        assert s.jobs == jobs and s.jobs * s.render_jobs * s.encoder_threads <= max(cores, jobs)
+    spec = ClipSpec(image=Path("a.png"), voice=Path("a.wav"), duration=1.0)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert "-threads" not in clip_args(spec, Path("o.mp4"))
+    monkeypatch.setenv(THREADS_ENV, "3")
+    argv = [str(a) for a in clip_args(spec, Path("o.mp4"))]
+    assert argv[argv.index("-threads") + 1] == "3"
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(ConfigError, match=THREADS_ENV):
+        clip_args(spec, Path("o.mp4"))
+
+
+@pytest.mark.browser
+def test_the_gallery_opens_offline_in_a_real_browser(night: dict[str, Any], tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    out = night["out"]
+    shots = Path(os.environ.get("SHORTSKIT_ARTIFACTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto((out / "index.html").as_uri())
+            page.wait_for_load_state("load")
+            cards = page.locator("figure.card")
+            assert cards.count() == 4
+            posters = page.eval_on_selector_all("img.poster", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+            assert len(posters) == 3 and all(w and w > 100 for w in posters)  # every made short has its frame
+            bad = page.locator('figure.card[data-slug="bad"]')
+            assert "failed" in bad.locator(".status").inner_text() and "scene 2" in bad.locator(".error").inner_text()
+            assert bad.locator("a.ipynb").count() == 1 and bad.locator("a.mp4").count() == 0
+            calm = page.locator('figure.card[data-slug="calm"]')
+            assert calm.locator("h2").inner_text() == "Tiny 0" and calm.locator(".duration").inner_text().endswith(" s")
+            notebook = calm.locator("a.ipynb").get_attribute("href")
+            assert notebook and (out / notebook).is_file()
+            page.screenshot(path=str(shots / "batch-gallery.png"), full_page=True)
+            calm.locator("a.mp4").click()  # the short itself plays from the folder, offline
+            page.wait_for_function(
+                "() => { const v = document.querySelector('video'); return v && v.readyState >= 1 && v.duration > 1 }",
+                timeout=30_000,
+            )
+        finally:
+            browser.close()
+    assert (shots / "batch-gallery.png").stat().st_size > 10_000
