@@ -143,14 +143,19 @@ def _html(rows: list[dict[str, Any]], records: Sequence[dict[str, Any]], summary
 
 
 def write_report(out_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Path]:
-    """Write summary.csv, summary.json and index.html into ``out_dir``; their paths."""
+    """Write summary.csv, summary.json and index.html into ``out_dir``; their paths.
+
+    Each record gets the path of its poster frame (relative to ``out_dir``, "" when it has none).
+    """
     rows = [_row(r, out_dir) for r in records]
+    for record, row in zip(records, rows, strict=True):
+        record["poster"] = row["poster"]
     paths = {name: out_dir / name for name in ("summary.csv", "summary.json", "index.html")}
     with atomic_path(paths["summary.csv"]) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    data = {"batch": summary, "stories": [{**r, "poster": row["poster"]} for r, row in zip(records, rows, strict=True)]}
+    data = {"batch": summary, "stories": list(records)}
     with atomic_path(paths["summary.json"]) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     with atomic_path(paths["index.html"]) as tmp:
