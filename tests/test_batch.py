@@ -337,7 +337,7 @@ def test_topics_are_written_into_stories_first(tmp_path: Path) -> None:
     finally:
         api.close()
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
-    written = list((tmp_path / "out" / "stories").glob("*.json"))
+    written = list((tmp_path / "out" / "_stories").glob("*.json"))
     assert len(written) == 1 and json.loads(written[0].read_text())["title"] == "Why Cats Purr"
     assert len(api.calls(FakeAPI.CHAT)) == 1  # the re-run kept the story it had
     (record,) = summary(tmp_path / "out")["stories"]
@@ -446,6 +446,53 @@ def test_the_shared_rate_holds_across_processes_and_is_off_by_default(
     assert len(grants) == 9
     busiest = max(sum(1 for t in grants if a <= t < a + 1.0) for a in grants)
     assert busiest <= 3, [round(t - start, 2) for t in grants]  # three processes, one rate: 3 a second
+
+
+def test_the_shared_rate_holds_across_a_dask_cluster(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
+
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=":0") as cluster:
+        env = {**os.environ, RATE_DASK_ENV: cluster.scheduler_address, RATE_DB_ENV: str(tmp_path / "unused.sqlite")}
+        start = time.time() + 6  # every process connected to the scheduler by then
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RATE_WORKER, str(start)], stdout=subprocess.PIPE, env=env, text=True
+            )
+            for _ in range(3)
+        ]
+        grants = sorted(t for p in procs for t in json.loads(p.communicate(timeout=90)[0]))
+    assert len(grants) == 9 and not (tmp_path / "unused.sqlite").exists()  # the scheduler kept the rate
+    busiest = max(sum(1 for t in grants if a <= t < a + 1.0) for a in grants)
+    assert busiest <= 3, [round(t - start, 2) for t in grants]
+
+
+def test_an_existing_dask_scheduler_runs_the_batch_and_keeps_the_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    api = FakeAPI(key=CANARY)
+    monkeypatch.setenv("TOGETHER_API_KEY", CANARY)  # the workers' own environment, as on a real cluster
+    monkeypatch.setenv("TOGETHER_BASE_URL", api.v1)
+    images = {"provider": "together", "rate_per_minute": 30, "rate_burst": 3}  # 3 in any 6 s
+    stories = [write_story(tmp_path, tiny(i, images=images), f"c{i}.json") for i in range(2)]
+    out = tmp_path / "out"
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+            with distributed.Client(cluster, set_as_default=False) as client:
+                pids = set(client.run(os.getpid).values())
+            env = {"TOGETHER_API_KEY": "", "TOGETHER_BASE_URL": ""}  # the batch's own process has no key at all
+            args = (*stories, "-o", out, "--cluster", cluster.scheduler_address, "-p", "workspace", tmp_path / "ws")
+            proc = batch_cli(*args, env=env)
+    finally:
+        api.close()
+    assert proc.returncode == 0, proc.stderr
+    assert summary(out)["batch"]["done"] == 2
+    arrivals = sorted(r.at for r in api.calls(FakeAPI.IMAGES))
+    assert len(arrivals) == 4 and max(sum(1 for t in arrivals if a <= t < a + 6.0) for a in arrivals) <= 3
+    workers = {json.loads((out / f"c{i}" / "job.json").read_text())["worker"] for i in range(2)}
+    assert {int(w.rsplit(":", 1)[1]) for w in workers} <= pids  # run by the scheduler's own workers
+    assert not (out / ".batch").exists() and files_holding(out, CANARY) == []
 
 
 def test_cores_are_shared_out_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,11 +15,14 @@ from typing import Any
 from shortskit.batch.jobs import DEFAULT_NOTEBOOK, Job, check_parameters, find_stories, make_jobs
 from shortskit.batch.report import failure_line, totals, write_report
 from shortskit.batch.runner import SlotSettings, read_record, run_local
+from shortskit.engines.ffmpeg import THREADS_ENV
 from shortskit.errors import ConfigError
+from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
 
 __all__ = ["BatchResult", "Shares", "cores", "run_batch", "shares"]
 
 RATE_DB = ".batch/rates.sqlite"  # under OUTDIR: the rate limits every job of the batch shares
+TOPIC_STORIES = "_stories"  # under OUTDIR: stories written from topics (no slug has an underscore)
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def run_batch(
     if topics is not None:
         from shortskit.batch.topics import read_topics, write_stories
 
-        written, failed = write_stories(read_topics(Path(topics).expanduser()), out / "stories")
+        written, failed = write_stories(read_topics(Path(topics).expanduser()), out / TOPIC_STORIES)
         paths += [p for p in written if p not in paths]
         topic_failures = [{"slug": t.slug, "story": t.topic, "title": t.topic, "status": "failed", "error": why,
                            "failed_scenes": []} for t, why in failed]  # fmt: skip
@@ -169,10 +172,12 @@ def run_batch(
         else:
             records[job.slug] = prior
     share = shares(jobs, len(todo))
-    env = {"SHORTSKIT_RATE_DB": str(out / RATE_DB)}
-    if cluster is None or cluster == "local":  # this machine's cores; a remote cluster's are its own
-        env.update(SHORTSKIT_THREADS=str(share.encoder_threads), SHORTSKIT_RENDER_JOBS=str(share.render_jobs))
-    (out / RATE_DB).parent.mkdir(parents=True, exist_ok=True)
+    if cluster is None or cluster == "local":  # one host: a SQLite file, and this machine's cores shared out
+        env = {RATE_DB_ENV: str(out / RATE_DB), THREADS_ENV: str(share.encoder_threads),
+               "SHORTSKIT_RENDER_JOBS": str(share.render_jobs)}  # fmt: skip
+        (out / RATE_DB).parent.mkdir(parents=True, exist_ok=True)
+    else:  # hosts of their own: the rate is kept by the scheduler, the cores are theirs to share
+        env = {RATE_DASK_ENV: cluster}
     settings = SlotSettings(env=env, timeout=timeout)
 
     bar = _Progress(len(planned) + len(topic_failures), progress)

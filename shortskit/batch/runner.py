@@ -8,6 +8,7 @@ secret-looking variable of the environment is blanked in the files a story leave
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -130,9 +131,14 @@ class JobSlot:
         return {"cpu_seconds": round(now["cpu"] - before["cpu"], 2), "model_loads": loads}
 
     def _recover(self) -> None:
-        """A kernel that died, hung or failed to reset: a new process, warmed up again."""
-        self.kernel.restart()
-        self._stats = self.kernel.stats()
+        """A kernel that died, hung or failed to reset: a new process, warmed up again (else a new kernel)."""
+        try:
+            self.kernel.restart()
+            self._stats = self.kernel.stats()
+        except Exception:  # it would not come back: the next story starts a kernel of its own
+            with contextlib.suppress(Exception):
+                self.kernel.shutdown()
+            self.kernel = None
 
     def _run(self, job: Job) -> dict[str, Any]:
         import papermill as pm
@@ -145,12 +151,13 @@ class JobSlot:
         started, t0 = _now(), time.perf_counter()
         record: dict[str, Any] = {"slug": job.slug, "story": str(job.story), "digest": job.digest,
                                   "worker": f"{socket.gethostname()}:{os.getpid()}", "started": started}  # fmt: skip
-        kernel = self._kernel(job.notebook)
         try:
+            kernel = self._kernel(job.notebook)
             try:
                 kernel.reset()
             except KernelSetupError:
                 self._recover()
+                kernel = self._kernel(job.notebook)
                 kernel.reset()
             pm.execute_notebook(
                 str(job.notebook), str(job.executed), parameters=job.parameters, engine_name=ENGINE,
@@ -164,7 +171,7 @@ class JobSlot:
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0], failed_scenes=[])
         lost = record.get("ename") in KERNEL_LOST or (self.kernel is not None and not _alive(self.kernel))
         record.update(self._measured() if not lost else {"cpu_seconds": None, "model_loads": {}})
-        if lost and not self.stopping:
+        if lost and self.kernel is not None and not self.stopping:
             self._recover()
         result = read_record(job.result) or {}
         if record["status"] == "done" and not (result.get("ok") and job.video.is_file()):
