@@ -196,6 +196,7 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
         (["missing.json"], "story file not found: missing.json"),
         (["broken.json"], "broken.json"),
         (["good.json", "-p", "api_key", "sk-x"], "keys come from the environment"),
+        (["good.json", "-p", "voice", CANARY], "keys come from the environment"),
         (["good.json", "-p", "colour", "red"], "has no such parameter"),
         (["good.json", "-p", "quality", "superb"], "not one of draft, preview, production"),
         (["good.json", "--jobs", "0"], "--jobs"),
@@ -207,11 +208,12 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str]
     write_story(tmp_path, small_story(), "good.json")
     write_story(tmp_path, '{"title": "x", "language": "en", "scenes": []}', "broken.json")
     (tmp_path / "topics.csv").write_text("topic\nwhy cats purr\n")
-    env = {"SHORTSKIT_WRITER_API_KEY": "", "OPENAI_API_KEY": ""}
+    env = {"SHORTSKIT_WRITER_API_KEY": "", "OPENAI_API_KEY": "", "TOGETHER_API_KEY": CANARY}
     proc = batch_cli(*extra, "-o", tmp_path / "out", env=env, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
+    assert CANARY not in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.ipynb"))  # nothing ran
 
 

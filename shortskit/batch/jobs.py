@@ -10,8 +10,9 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "is_secret_name",
     "make_jobs",
     "parse_value",
+    "secret_values",
     "slugs_for",
 ]
 
@@ -76,6 +78,13 @@ class Job:
 def is_secret_name(name: str) -> bool:
     """True for a name that looks like it holds a credential (API_KEY, token, password, ...)."""
     return bool(_SECRET.search(name))
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """Values of the environment's secret-looking variables (API keys, tokens), longest first."""
+    env = os.environ if env is None else env
+    found = {v.strip() for k, v in env.items() if is_secret_name(k) and len(v.strip()) >= 8}
+    return sorted(found, key=len, reverse=True)
 
 
 def find_stories(items: Iterable[str | Path]) -> list[Path]:
@@ -148,9 +157,10 @@ def check_parameters(pairs: Iterable[tuple[str, Any]], notebook: Path) -> dict[s
         if name not in declared:
             raise ConfigError(f"{notebook.name} has no {name!r} parameter: a batch notebook needs story and output")
     params: dict[str, Any] = {}
+    secrets = secret_values()
     for key, raw in pairs:
         value = parse_value(raw) if isinstance(raw, str) else raw
-        if is_secret_name(key):
+        if is_secret_name(key) or (isinstance(value, str) and value.strip() in secrets):
             raise ConfigError(f"-p {key}: keys come from the environment of the workers, never as parameters")
         if key in SET_BY_BATCH:
             raise ConfigError(f"-p {key}: the batch sets {key} for each story itself")

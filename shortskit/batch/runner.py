@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import Job, is_secret_name
+from shortskit.batch.jobs import Job, secret_values
 from shortskit.workspace import atomic_path
 
 __all__ = ["JobSlot", "SlotSettings", "read_record", "run_local", "scrub", "secret_values"]
@@ -36,13 +36,6 @@ class SlotSettings:
     env: dict[str, str] = field(default_factory=dict)  # added to the worker's environment (nothing secret)
     timeout: float | None = None  # seconds a notebook cell may run; None: no limit
     kernel_name: str = "python3"
-
-
-def secret_values(env: dict[str, str] | None = None) -> list[str]:
-    """Values of the environment's secret-looking variables (API keys, tokens), longest first."""
-    env = dict(os.environ if env is None else env)
-    found = {v.strip() for k, v in env.items() if is_secret_name(k) and len(v.strip()) >= 8}
-    return sorted(found, key=len, reverse=True)
 
 
 def scrub(paths: Sequence[Path], secrets: Sequence[str]) -> None:
