@@ -119,7 +119,7 @@ def _resumable(job: Job) -> dict[str, Any] | None:
 
 
 def run_batch(
-    stories: Sequence[str | Path] = (),
+    stories: str | Path | Sequence[str | Path] = (),
     out_dir: str | Path = "shorts",
     *,
     jobs: int | None = None,
@@ -152,9 +152,8 @@ def run_batch(
     params = check_parameters(_pairs(parameters), template)
     if not stories and topics is None:
         raise ConfigError("no stories given (story files, folders or globs, or --topics FILE)")
-    paths = find_stories(stories) if stories else []
+    paths = find_stories([stories] if isinstance(stories, (str, Path)) else stories) if stories else []
     topic_failures: list[dict[str, Any]] = []
-    out.mkdir(parents=True, exist_ok=True)
     if topics is not None:
         from shortskit.batch.topics import read_topics, write_stories
 

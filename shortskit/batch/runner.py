@@ -24,7 +24,7 @@ from typing import Any
 from shortskit.batch.jobs import Job, secret_values
 from shortskit.workspace import atomic_path
 
-__all__ = ["JobSlot", "SlotSettings", "read_record", "run_local", "scrub", "secret_values"]
+__all__ = ["JobSlot", "SlotSettings", "read_record", "run_local", "scrub"]
 
 OnRecord = Callable[[dict[str, Any]], None]
 
