@@ -75,7 +75,7 @@ def files_holding(root: Path, secret: str) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
 
 
-def test_notebook_with(tmp_path: Path, first_code: str) -> Path:
+def notebook_with(tmp_path: Path, first_code: str) -> Path:
     """make_short.ipynb with one more cell right after its parameters (same parameters, same record)."""
     nb = nbformat.read(TEMPLATE, as_version=4)
     nb.cells.insert(2, nbformat.v4.new_code_cell(first_code))
@@ -83,9 +83,6 @@ def test_notebook_with(tmp_path: Path, first_code: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
-
-
-test_notebook_with.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 # -- a batch of good stories and a bad one ----------------------------------------------------------------
@@ -286,7 +283,7 @@ def test_four_jobs_share_one_rate_limit_and_draw_no_429(tmp_path: Path) -> None:
 
 def _fake_gpu_batch(tmp_path: Path, name: str, *extra: str) -> tuple[Any, Path]:
     """Four stories voiced by the fake GPU voice, two jobs at once, into tmp_path/name (its own workspace)."""
-    notebook = test_notebook_with(tmp_path, "import tests.fake_gpu_voice  # registers the 'fakegpu' voice")
+    notebook = notebook_with(tmp_path, "import tests.fake_gpu_voice  # registers the 'fakegpu' voice")
     (tmp_path / "stories").mkdir(exist_ok=True)
     stories = [
         write_story(tmp_path / "stories", tiny(i, voice={"provider": "fakegpu"}), f"v{i}.json") for i in range(4)

@@ -16,15 +16,7 @@ from shortskit import ffmpeg
 from shortskit.engines.base import AUDIO_RATE, PRESETS, ClipSpec
 from shortskit.errors import ConfigError
 
-__all__ = [
-    "THREADS_ENV",
-    "FfmpegEngine",
-    "clip_args",
-    "render_clip",
-    "resolve_encoder",
-    "thread_args",
-    "video_codec_args",
-]
+__all__ = ["FfmpegEngine", "clip_args", "render_clip", "resolve_encoder", "video_codec_args"]
 
 # A clip's own audio is only for previewing that scene (the short's track is mixed once, from the voices):
 # the fast AAC coder at a lower rate halves its cost.
