@@ -40,10 +40,13 @@ LINES = [
 
 
 def tiny(i: int, **overrides: Any) -> dict[str, Any]:
-    """A two-scene tiny story of its own words (so no two stories share a cached voice)."""
+    """A two-scene tiny story of its own words and prompts (so no two stories share a cached voice or picture)."""
     a, b = LINES[i % len(LINES)]
     story = small_story(title=f"Tiny {i}")
-    story["scenes"] = [{"text": a, "image_prompt": "a calm ocean"}, {"text": b, "image_prompt": "a dark forest"}]
+    story["scenes"] = [
+        {"text": a, "image_prompt": f"a calm ocean, number {i}"},
+        {"text": b, "image_prompt": f"a dark forest, number {i}"},
+    ]
     story.update(overrides)
     return story
 
