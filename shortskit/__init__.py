@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from shortskit._version import __version__
 from shortskit.alignment import align
+from shortskit.batch import BatchResult, run_batch
 from shortskit.captions import CaptionGroup, group_words, write_ass, write_srt
 from shortskit.checks import check_story
 from shortskit.engines import ClipEngine, ClipSpec, engine_names, register_engine
@@ -57,6 +58,7 @@ from shortskit.text import chunk_text, split_sentences
 
 __all__ = [
     "AlignmentError",
+    "BatchResult",
     "CaptionGroup",
     "CaptionStyle",
     "ClipEngine",
@@ -103,6 +105,7 @@ __all__ = [
     "render",
     "render_scene",
     "render_sync",
+    "run_batch",
     "save_story",
     "split_sentences",
     "start",

@@ -30,6 +30,7 @@ __all__ = [
     "ShortskitError",
     "StoryError",
     "TextMismatchError",
+    "failed_scenes",
 ]
 
 
@@ -196,3 +197,9 @@ def _same_failure(group: list[ShortskitError]) -> str:
     scenes = sorted({e.scene for e in group if isinstance(e, ProviderError) and e.scene is not None})
     where = f" (scenes {', '.join(map(str, scenes))})" if scenes else ""
     return str(first.replace(scene=None)) + where
+
+
+def failed_scenes(exc: BaseException) -> list[int]:
+    """The scenes (1-based) an error is about: each failed scene of a ScenesFailedError, or the error's own."""
+    errors = exc.errors if isinstance(exc, ScenesFailedError) else [exc]
+    return sorted({s for e in errors if isinstance(s := getattr(e, "scene", None), int)})

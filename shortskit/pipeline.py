@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,19 @@ from shortskit.workspace import atomic_path
 __all__ = ["RenderResult", "SceneResult", "render", "render_sync"]
 
 # Clip renders at once. ffmpeg's libx264 already uses every core, but a second job overlaps one clip's
-# single-threaded filters (zoompan, libass) and audio with the other's encode.
+# single-threaded filters (zoompan, libass) and audio with the other's encode. A batch running several
+# stories at once sets SHORTSKIT_RENDER_JOBS to share the cores out.
 DEFAULT_RENDER_JOBS = 2
+
+
+def default_render_jobs() -> int:
+    """Clip renders at once when the caller does not say: ``$SHORTSKIT_RENDER_JOBS``, else 2."""
+    value = os.environ.get("SHORTSKIT_RENDER_JOBS", "").strip()
+    if not value:
+        return DEFAULT_RENDER_JOBS
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"SHORTSKIT_RENDER_JOBS must be a whole number, 1 or more (got {value!r})")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -270,7 +282,7 @@ async def render(
     ctx = stages.Context(ws, Progress(len(story.scenes), on_progress), retry or RetryPolicy(), force)
     job = _Render(
         story, ctx, voice=speaker, images=painter, engine=clip_engine, encoder=enc, quality=quality,
-        render_jobs=render_jobs or DEFAULT_RENDER_JOBS, scene_effects=dict(scene_effects or {}),
+        render_jobs=render_jobs or default_render_jobs(), scene_effects=dict(scene_effects or {}),
     )  # fmt: skip
 
     # One HTTP client for the whole run, shared by every provider that talks HTTP; closed here if ours.

@@ -21,6 +21,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from shortskit.errors import ProviderError
+from shortskit.ratelimit import shared_rate
 
 __all__ = ["Limit", "RetryPolicy", "call", "is_retryable", "shared_limit"]
 
@@ -62,6 +63,7 @@ class Limit:
         if rate_per_minute:
             size = burst or max(1, int(rate_per_minute))
             self._rate = AsyncLimiter(size, 60 * size / rate_per_minute)
+        self._shared = shared_rate(name, rate_per_minute, burst)  # a batch's rate across processes, if it set one
         self.in_flight = 0  # jobs running now
         self.max_in_flight = 0  # the most that ever ran at once (tests and benchmarks read it)
         self.started = 0  # jobs started, retries included
@@ -72,6 +74,8 @@ class Limit:
         async with self._sem:
             if self._rate is not None:
                 await self._rate.acquire()
+            if self._shared is not None:
+                await self._shared.acquire()
             self.in_flight += 1
             self.started += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

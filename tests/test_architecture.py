@@ -96,6 +96,8 @@ def test_every_module_file_is_a_module_attribute(module: str) -> None:
 
     if module.startswith("shortskit.widgets"):
         pytest.importorskip("ipywidgets")
+    if module == "shortskit.batch.warm":
+        pytest.importorskip("papermill")
     mod = importlib.import_module(module)
     parent, _, name = module.rpartition(".")
     if parent:

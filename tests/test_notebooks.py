@@ -146,24 +146,30 @@ def test_voice_cloning_speaks_with_the_saved_voice(tmp_path: Path, kernel_chatte
 
 def test_batch_goes_on_after_a_failure_and_resumes(tmp_path: Path, shared_workspace: Path) -> None:
     tiny = write_story(tmp_path, small_story(title="Tiny one"), "tiny.json")
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    broken = small_story(title="Bad", scenes=[{"text": "A broken picture.", "image": "broken.png"}])
+    bad = write_story(tmp_path, broken, "bad.json")
     params = {
-        "stories": ["examples/octopus.json", str(tiny), "examples/missing.json"],
+        "stories": ["examples/octopus.json", str(tiny), str(bad)],
         "out_dir": str(tmp_path / "batch"),
         "workspace": str(shared_workspace),
     }
     nb = execute("04_batch.ipynb", tmp_path, **params)
-    summary = json.loads((tmp_path / "batch" / "summary.json").read_text())
-    assert [r["ok"] for r in summary] == [True, True, False]
-    assert "story file not found" in summary[2]["error"]
-    assert_short(tmp_path / "batch" / "octopus.mp4")
-    assert_short(tmp_path / "batch" / "tiny.mp4", (270, 480))
-    assert (tmp_path / "batch" / "missing.ipynb").exists()  # the failed run's notebook, for its traceback
+    out = tmp_path / "batch"
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["status"] for r in summary["stories"]] == ["done", "done", "failed"]
+    assert "broken.png" in summary["stories"][2]["error"] and summary["stories"][2]["failed_scenes"] == [1]
+    assert_short(out / "octopus" / "octopus.mp4")
+    assert_short(out / "tiny" / "tiny.mp4", (270, 480))
+    assert (out / "bad" / "bad.ipynb").exists() and (out / "index.html").exists()  # the failed run's notebook
     shown = outputs(nb)
-    assert shown.count("data:image/jpeg;base64") == 2 and "Tiny one" in shown and "2 made, 1 failed" in shown
+    assert (
+        shown.count('"image/jpeg": "/9j/') == 2 and "Tiny one" in shown and "2 made, 0 already made, 1 failed" in shown
+    )
 
     execute("04_batch.ipynb", tmp_path, **params)  # again: the shorts already made are skipped
-    again = json.loads((tmp_path / "batch" / "summary.json").read_text())
-    assert again[:2] == summary[:2] and not again[2]["ok"]
+    again = json.loads((out / "summary.json").read_text())
+    assert [r["status"] for r in again["stories"]] == ["skipped", "skipped", "failed"]
 
 
 def test_make_short_template_records_its_result(tmp_path: Path, shared_workspace: Path) -> None:

@@ -8,6 +8,7 @@ an encoder. Clips are video only: the short's sound is mixed once, from the voic
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,13 +27,26 @@ def resolve_encoder(encoder: str) -> str:
     return encoder
 
 
+THREADS_ENV = "SHORTSKIT_THREADS"  # encoder threads per ffmpeg; a batch sets it so that its jobs share the cores
+
+
+def thread_args() -> list[str]:
+    """``-threads N`` when ``SHORTSKIT_THREADS`` is set, else nothing (x264 then takes every core)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return []
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads, 1 or more (got {value!r})")
+    return ["-threads", value]
+
+
 def video_codec_args(encoder: str, quality: str) -> list[str]:
     """Encoder arguments for ``encoder`` at ``quality`` (both already resolved)."""
     p = PRESETS[quality]
     if encoder == "h264_nvenc":
         return ["-c:v", "h264_nvenc", "-preset", p.nvenc_preset, "-rc", "vbr", "-cq", str(p.cq), "-b:v", "0",
                 "-pix_fmt", "yuv420p"]  # fmt: skip
-    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p"]
+    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p", *thread_args()]
 
 
 def _zoompan(motion: str, zoom: float, frames: int, width: int, height: int, fps: int) -> str:
