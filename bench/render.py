@@ -1,7 +1,7 @@
 """Render benchmark (not a test): shortskit's fresh offline render against the plain x264 encode of its
 frames, the moviepy peer and our own moviepy engine, the cache, memory and loudness, measured in one run.
 
-    python bench/render.py                       # a ~60 s short: everything below (about 15 minutes)
+    python bench/render.py                       # a ~60 s short: everything below (about 10 minutes)
     python bench/render.py --seconds 15          # quicker
     python bench/render.py --stages --seconds 20 # only the CPU seconds per stage
     python bench/render.py --seconds 22 --pairs 3   # only ours vs the floors, 3 alternated pairs, medians
@@ -367,11 +367,11 @@ def full_report(root: Path, args: argparse.Namespace) -> list[str]:
             mp["peak_mb"],
             "peak RSS",
         ),
-        ("peak RSS moviepy peer MB (largest process)", naive.maxrss_mb, "peak RSS"),
+        ("peak RSS moviepy peer MB (largest process)", naive.maxrss_mb, None),
         ("loudness of the short, LUFS integrated", loud.integrated, "loudness"),
         ("true peak of the short, dBTP", loud.true_peak, "true peak"),
     ):
-        lines.append(f"{name:<52}{value:>8.1f}{'':>8}  {verdict(TARGETS[target], value)}")
+        lines.append(f"{name:<52}{value:>8.1f}{'':>8}  {verdict(TARGETS[target] if target else None, value)}")
     if look["frames"]:
         name = f"pans vs today's, PSNR dB (min {look['psnr_min']:.1f}, MAD {look['mad']:.2f})"
         lines.append(f"{name:<52}{look['psnr']:>8.1f}{'':>8}  {verdict(TARGETS['look'], look['psnr'])}")
@@ -404,7 +404,8 @@ def main() -> None:
             from bench.stages import stage_rows
 
             _, prof = child("stages", root, args.render_jobs)
-            lines = [f"machine: {os.cpu_count()} cores; {prof['frames']} frames", "", *stage_rows(prof)]
+            short = f"{prof['duration']:.1f} s, {prof['frames']} frames, {prof['scenes']} scenes"
+            lines = [f"machine: {os.cpu_count()} cores; short: {short}", "", *stage_rows(prof)]
         elif args.pairs:
             lines = report_pairs(*pairs(root, args.pairs, args.render_jobs), args)
         else:

@@ -76,13 +76,14 @@ def profile(story_path: Path, out: Path, ws: Path, started: float) -> dict[str, 
     specs: list[Any] = []
     record_specs(specs)
     c, t = cpu(), time.perf_counter()
-    render_sync(load_story(story_path), out, workspace=ws)
+    result = render_sync(load_story(story_path), out, workspace=ws)
     wall, render_cpu = time.perf_counter() - t, cpu() - c
     spent["other"] = render_cpu - sum(v for k, v in spent.items() if k not in ("process start", "loudness measurement"))
     spent["soundtrack"] -= spent["loudness measurement"]
     spent["clip filters"] = sum(filters_cpu(s).cpu for _, s in specs)
     spent["clip"] -= spent["clip filters"]
-    return {"cpu": dict(spent), "wall": wall, "start_wall": start_wall, "frames": sum(s.frames for _, s in specs)}
+    short = {"duration": result.duration, "frames": sum(s.frames for _, s in specs), "scenes": len(specs)}
+    return {"cpu": dict(spent), "wall": wall, "start_wall": start_wall, **short}
 
 
 # label, the keys it adds up
@@ -112,4 +113,5 @@ def stage_rows(result: dict[str, Any]) -> list[str]:
         v = sum(spent.get(k, 0.0) for k in keys)
         lines.append(f"{label:<52}{v:>8.2f}{100 * v / total:>7.1f}%")
     lines.append(f"{'total (stages one at a time)':<52}{total:>8.2f}{100.0:>7.1f}%")
-    return lines
+    walls = f"wall: process start {result['start_wall']:.2f} s, the render with its stages one at a time {result['wall']:.1f} s"
+    return [*lines, walls]
