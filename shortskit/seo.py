@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from shortskit.blocking import run_sync
 from shortskit.scheduler import RetryPolicy
 from shortskit.story import Story
 from shortskit.text import split_sentences
+
+if TYPE_CHECKING:  # httpx (with click, rich and pygments) costs a tenth of a second to import, at every render's end
+    import httpx
 
 __all__ = [
     "DESCRIPTION_CHARS",
