@@ -7,10 +7,12 @@ number, an abbreviation or a word.
 
 from __future__ import annotations
 
+import importlib.abc
 import re
+import sys
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nltk.tokenize.punkt import PunktSentenceTokenizer
@@ -37,18 +39,44 @@ _ABBREVIATIONS = {
 }  # fmt: skip
 
 
+class _NoScipyStats(importlib.abc.MetaPathFinder):
+    """Refuses ``scipy.stats`` while NLTK is first imported.
+
+    NLTK's package import pulls in ``nltk.metrics.association``, which imports ``scipy.stats`` (a second of
+    CPU) for a Fisher test it guards with ``except ImportError``. Sentence splitting never uses it.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "scipy.stats" or name.startswith("scipy.stats."):
+            raise ImportError("scipy.stats is not needed to split sentences")
+
+
+def _import_punkt() -> Any:
+    """``nltk.tokenize.punkt``, imported without the statistics NLTK's package import would bring along."""
+    if "nltk" in sys.modules or "scipy.stats" in sys.modules:
+        import nltk.tokenize.punkt as punkt
+
+        return punkt
+    blocker = _NoScipyStats()
+    sys.meta_path.insert(0, blocker)
+    try:
+        import nltk.tokenize.punkt as punkt
+    finally:
+        sys.meta_path.remove(blocker)
+    return punkt
+
+
 @lru_cache(maxsize=32)
 def _tokenizer(language: str) -> PunktSentenceTokenizer:
-    # NLTK takes a quarter of a second to import: only when sentences are actually split.
-    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+    # NLTK is imported only when sentences are actually split (and without scipy.stats: see _NoScipyStats)
+    punkt = _import_punkt()
+    PunktParameters, PunktSentenceTokenizer = punkt.PunktParameters, punkt.PunktSentenceTokenizer
 
     primary = language.split("-")[0].lower()
     name = _PUNKT_LANG.get(primary)
     if name:
         try:
-            from nltk.tokenize.punkt import PunktTokenizer
-
-            return PunktTokenizer(name)  # trained data, only if already installed locally
+            return punkt.PunktTokenizer(name)  # trained data, only if already installed locally
         except (LookupError, OSError, ValueError, ImportError):
             pass  # no punkt data on this machine: the untrained tokenizer below is good enough
     params = PunktParameters()

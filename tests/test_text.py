@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from shortskit.text import chunk_text, split_sentences, strip_emoji
@@ -61,3 +64,14 @@ def test_bad_limit() -> None:
 
 def test_strip_emoji_keeps_letters_and_symbols() -> None:
     assert strip_emoji("hola 😀 niño 👍🏽 ❤️ ¿sí? © 3") == "hola niño ¿sí? © 3"
+
+
+def test_splitting_sentences_does_not_import_scipy_stats() -> None:
+    # NLTK's package import would pull in scipy.stats (about a CPU second) for a test it never runs here.
+    code = (
+        "import sys; from shortskit.text import split_sentences; "
+        "print(split_sentences('Dr. Smith came home. It rained.', 'en')); "
+        "print('scipy.stats' in sys.modules); import scipy.stats; print('scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["['Dr. Smith came home.', 'It rained.']", "False", "True"]
