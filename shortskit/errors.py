@@ -70,8 +70,11 @@ class _Located(ShortskitError):
         self.file = file
         self.scene = scene
         self.field = field
-        where = _where(file, scene, field)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = _where(self.file, self.scene, self.field)
+        return f"{where}: {self.message}" if where else self.message
 
 
 class StoryError(_Located, ValueError):
@@ -84,7 +87,7 @@ class ConfigError(ShortskitError, ValueError):
     exit_code = 2
 
 
-class ProviderError(ShortskitError):
+class ProviderError(_Located):
     """A provider (image, voice, writer) failed to make an artefact.
 
     ``retryable`` marks failures a later try may not have (429, 5xx, timeouts); ``retry_after`` is the wait
@@ -102,14 +105,11 @@ class ProviderError(ShortskitError):
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        self.message = message
         self.provider = provider
-        self.scene = scene
-        self.field = field
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
-        super().__init__(self._format())
+        super().__init__(message, scene=scene, field=field)
 
     @property
     def exit_code(self) -> int:  # type: ignore[override]
@@ -117,9 +117,7 @@ class ProviderError(ShortskitError):
         return 2 if self.status in (400, 401, 403) or isinstance(self, InputFileError) else 1
 
     def _format(self) -> str:
-        where = _where(None, self.scene, self.field)
-        prefix = f"{self.provider}: {where}" if where else self.provider
-        return f"{prefix}: {self.message}"
+        return f"{self.provider}: {super()._format()}"
 
     def for_scene(self, scene: int) -> ProviderError:
         """A copy of this error that names ``scene`` (providers do not know which scene they serve)."""
