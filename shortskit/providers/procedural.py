@@ -206,12 +206,15 @@ def _land(rng: np.random.Generator, pal: _Palette, img: np.ndarray) -> None:
         if r0 >= height:
             continue
         rows = np.arange(r0, height, dtype=_F32)[:, None]
-        alpha = np.clip(rows - top[None, :] + 0.5, 0.0, 1.0)  # 1-pixel anti-aliased edge
         # a touch darker towards the bottom so flat layers still read as depth
         shade = 1.0 - 0.22 * (rows - r0) / max(1, height - r0)
         colour = _rgb(hex_colour)[None, None, :] * shade[..., None]
-        band = img[r0:]
-        band += (colour - band) * alpha[..., None]
+        # the silhouette's edge is blended (1-pixel anti-aliasing); below its lowest point it is solid colour
+        r1 = min(height, math.ceil(float(top.max()) + 0.5))
+        edge = np.clip(rows[: r1 - r0] - top[None, :] + 0.5, 0.0, 1.0)
+        band = img[r0:r1]
+        band += (colour[: r1 - r0] - band) * edge[..., None]
+        img[r1:] = colour[r1 - r0 :]
 
 
 def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
