@@ -218,3 +218,20 @@ def test_usage_mistakes_are_one_line_too(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and words in proc.stderr, proc.stderr
     assert run_cli("render", "--help").returncode == 0
     assert "Usage" in run_cli().stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "defaults"),
+    [
+        ("render", ["STORY-short.mp4 here", "$SHORTSKIT_WORKSPACE", "the story's"]),
+        ("write", ["print JSON", "$SHORTSKIT_WRITER_MODEL"]),
+        ("seo", ["stdout"]),
+    ],
+)
+def test_help_shows_the_defaults_that_depend_on_the_story_or_environment(command: str, defaults: list[str]) -> None:
+    # A default written inside the help text as "[default: ...]" is eaten by rich's markup.
+    result = run_cli(command, "--help", env={"COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for default in defaults:
+        assert f"[default: ({default}" in text, (default, text)

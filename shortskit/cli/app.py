@@ -28,9 +28,10 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
-WS_HELP = "Cache folder [default: $SHORTSKIT_WORKSPACE or ~/.cache/shortskit]."
+WS_HELP = "Cache folder."
+WS_DEFAULT = "$SHORTSKIT_WORKSPACE or ~/.cache/shortskit"
 # the --workspace option every command that touches the cache takes
-WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", help=WS_HELP)]
+WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", help=WS_HELP, show_default=WS_DEFAULT)]
 StoryArgument = Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")]
 
 

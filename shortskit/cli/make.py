@@ -40,14 +40,16 @@ def _endpoints(given: list[str]) -> dict[str, str]:
 def render(
     story: StoryArgument,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="The MP4 to write [default: STORY-short.mp4 here].")
+        Path | None, typer.Option("-o", "--output", help="The MP4 to write.", show_default="STORY-short.mp4 here")
     ] = None,
     voice: Annotated[str | None, typer.Option("--voice", help="Voice provider name (overrides the story).")] = None,
     images: Annotated[str | None, typer.Option("--images", help="Image provider name (overrides the story).")] = None,
     workspace: WorkspaceOption = None,
     music: Annotated[Path | None, typer.Option("--music", help="Background music file.")] = None,
     no_music: Annotated[bool, typer.Option("--no-music", help="No background music.")] = False,
-    quality: Annotated[Quality | None, typer.Option("--quality", help="Encoder preset [default: story's].")] = None,
+    quality: Annotated[
+        Quality | None, typer.Option("--quality", help="Encoder preset.", show_default="the story's")
+    ] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="Render engine.")] = Engine.ffmpeg,
     force: Annotated[bool, typer.Option("--force", help="Remake everything, ignoring the cache.")] = False,
     endpoint: Annotated[

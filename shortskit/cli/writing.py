@@ -39,14 +39,14 @@ def write(
     topic: Annotated[str, typer.Argument(help="What the short is about.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Story file to write (.json or .yaml) [default: print JSON]."),
+        typer.Option("-o", "--output", help="Story file to write (.json or .yaml).", show_default="print JSON"),
     ] = None,
     scenes: Annotated[int, typer.Option("--scenes", help="Number of scenes (1-20).")] = 5,
     language: Annotated[
         str, typer.Option("--language", help="Language of the narration (BCP-47: en, es, pt-BR).")
     ] = "en",
     model: Annotated[
-        str | None, typer.Option("--model", help="Chat model [default: $SHORTSKIT_WRITER_MODEL or gpt-4o-mini].")
+        str | None, typer.Option("--model", help="Chat model.", show_default="$SHORTSKIT_WRITER_MODEL or gpt-4o-mini")
     ] = None,
 ) -> None:
     """Write a story about TOPIC with a chat model ($SHORTSKIT_WRITER_API_KEY or $OPENAI_API_KEY)."""
@@ -69,7 +69,8 @@ def write(
 def seo(
     story: StoryArgument,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the metadata to this .json file [default: stdout].")
+        Path | None,
+        typer.Option("-o", "--output", help="Write the metadata to this .json file.", show_default="stdout"),
     ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the story's own text even when a writer is configured.")
