@@ -9,11 +9,16 @@ from __future__ import annotations
 import contextlib
 import struct
 import wave
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shortskit.errors import ProviderError, ShortskitError
+
+if TYPE_CHECKING:
+    from shortskit.endpoints import Secret
 
 __all__ = ["save_audio", "wav_frames", "write_wav"]
 
@@ -65,7 +70,7 @@ def _pcm16_mono(data: bytes) -> tuple[int, bytes] | None:
     return None
 
 
-def _not_audio(data: bytes, content_type: str) -> str | None:
+def _not_audio(data: bytes, content_type: str, secrets: Iterable[Secret | None] = ()) -> str | None:
     """Why ``data`` is plainly not audio (an HTML page, a JSON message), or None."""
     head = data[:512].lstrip()
     if not head:
@@ -77,16 +82,20 @@ def _not_audio(data: bytes, content_type: str) -> str | None:
 
         from shortskit.http import server_message
 
-        said = server_message(httpx.Response(200, content=data, headers={"content-type": "application/json"}))
+        answer = httpx.Response(200, content=data, headers={"content-type": "application/json"})
+        said = server_message(answer, secrets)
         return f"JSON ({said})"
     return None
 
 
-def save_audio(data: bytes, out: Path, *, provider: str, content_type: str = "") -> tuple[float, int]:
+def save_audio(
+    data: bytes, out: Path, *, provider: str, content_type: str = "", secrets: Iterable[Secret | None] = ()
+) -> tuple[float, int]:
     """Write the audio bytes ``data`` to ``out`` as 16-bit mono WAV; return (duration in seconds, sample rate).
 
     A 16-bit mono WAV is copied with a correct header; anything else (MP3, float or stereo WAV, ...) is
-    converted by ffmpeg. Bytes that are not audio raise a non-retryable :class:`ProviderError`.
+    converted by ffmpeg. Bytes that are not audio raise a non-retryable :class:`ProviderError` (quoting a JSON
+    answer with ``secrets`` scrubbed).
     """
     out = Path(out)
     pcm = _pcm16_mono(data)
@@ -94,7 +103,7 @@ def save_audio(data: bytes, out: Path, *, provider: str, content_type: str = "")
         rate, frames = pcm
         write_wav(out, np.frombuffer(frames, dtype="<i2"), rate)
     else:
-        reason = _not_audio(data, content_type)
+        reason = _not_audio(data, content_type, secrets)
         if reason:
             raise ProviderError(f"answered with {reason} instead of audio", provider=provider)
         from shortskit import ffmpeg

@@ -28,6 +28,7 @@ __all__ = [
     "read_key",
     "resolve_endpoint",
     "same_base",
+    "under_base",
 ]
 
 log = logging.getLogger("shortskit.http")
@@ -85,11 +86,12 @@ def public_url(url: str) -> str:
     """``url`` without user:password or query string, fit for logs, errors and cache keys."""
     try:
         parts = urlsplit(url)
+        port = parts.port  # a port that is not a number (or out of range) raises here
     except ValueError:
         return "<unparsable URL>"
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -98,7 +100,35 @@ def check_base_url(url: str, *, where: str = "base URL") -> str:
     url = url.strip()
     if not url.lower().startswith(("http://", "https://")):
         raise ConfigError(f"{where} must start with http:// or https:// (got {public_url(url)!r})")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        raise ConfigError(f"{where} is not a valid URL (got {public_url(url)!r})") from None
+    # user:password would replace the bearer key (httpx sends it as Basic auth) and end up in logs; a query or
+    # a fragment would cut the API's own path off every request
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{where} must not hold a user name or password (got {public_url(url)!r})")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"{where} must not have a query (?...) or fragment (#...) (got {public_url(url)!r})")
+    if not parts.hostname:
+        raise ConfigError(f"{where} has no host (got {public_url(url)!r})")
     return url.rstrip("/")
+
+
+def under_base(url: str, base: str) -> bool:
+    """True when ``url`` is ``base`` or below it: same scheme, host and port, and a path under base's path.
+
+    A plain prefix test would also accept ``https://api.example.com.evil.example/`` for the base
+    ``https://api.example.com``, or ``/v1evil`` for ``/v1``.
+    """
+    try:
+        u, b = urlsplit(url), urlsplit(base)
+        same_origin = (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
+    except ValueError:
+        return False
+    root = b.path.rstrip("/")
+    return same_origin and (u.path.rstrip("/") == root or u.path.startswith(root + "/"))
 
 
 def same_base(a: str, b: str) -> bool:
@@ -114,6 +144,9 @@ def needs_key(url: str) -> bool:
 def read_key(env: str | None) -> Secret | None:
     """The key in the environment variable ``env``, or None when it is unset or empty."""
     value = os.environ.get(env, "").strip() if env else ""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        # httpx would refuse the header and quote it, key and all; say which variable, never its value
+        raise ConfigError(f"{env} holds a space, line break or control character: paste the key again")
     return Secret(value) if value else None
 
 

@@ -33,6 +33,7 @@ from shortskit.endpoints import (
     read_key,
     resolve_endpoint,
     same_base,
+    under_base,
 )
 from shortskit.errors import ConfigError, ProviderError
 from shortskit.providers.options import positive
@@ -47,6 +48,8 @@ __all__ = [
     "parse_json",
     "parse_retry_after",
     "post_json",
+    "quote",
+    "scrub",
     "server_message",
 ]
 
@@ -99,7 +102,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"))
 
 
-def _scrub(text: str, secrets: Iterable[Secret | None]) -> str:
+def scrub(text: str, secrets: Iterable[Secret | None] = ()) -> str:
+    """``text`` with each of ``secrets``, and any bearer token, replaced by ``***``."""
     for secret in secrets:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
@@ -110,6 +114,11 @@ def _scrub(text: str, secrets: Iterable[Secret | None]) -> str:
 def _one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quote(text: object, secrets: Iterable[Secret | None] = (), limit: int = _MESSAGE_CHARS) -> str:
+    """A server's words, fit for an error message: secrets scrubbed first (a cut key would survive), one line."""
+    return _one_line(scrub(str(text), secrets), limit)
 
 
 def _looks_like_html(body: bytes, content_type: str) -> bool:
@@ -137,20 +146,23 @@ def _message_from_json(data: Any) -> str | None:
     return None
 
 
-def server_message(response: httpx.Response) -> str:
-    """The server's own words about a failed request, on one line: the JSON error message, else the text."""
+def server_message(response: httpx.Response, secrets: Iterable[Secret | None] = ()) -> str:
+    """The server's own words about a failed request, on one line: the JSON error message, else the text.
+
+    ``secrets`` (and bearer tokens) are scrubbed from the whole text before it is cut to length.
+    """
     body = response.content
     if not body.strip():
         return response.reason_phrase or "no message"
     if _looks_like_html(body, response.headers.get("content-type", "")):
         title = re.search(rb"<title[^>]*>(.*?)</title>", body, re.I | re.S)
-        shown = title.group(1).decode("utf-8", "replace").strip() if title else ""
+        shown = quote(title.group(1).decode("utf-8", "replace").strip(), secrets, 120) if title else ""
         return f"an HTML page{f' ({shown})' if shown else ''}"
     try:
         data = json.loads(body)
     except ValueError:
-        return _one_line(body.decode("utf-8", "replace"))
-    return _one_line(_message_from_json(data) or json.dumps(data, ensure_ascii=False))
+        return quote(body.decode("utf-8", "replace"), secrets)
+    return quote(_message_from_json(data) or json.dumps(data, ensure_ascii=False), secrets)
 
 
 def error_from_response(
@@ -162,7 +174,7 @@ def error_from_response(
 ) -> ProviderError:
     """The :class:`ProviderError` for a response that is not 2xx (see the module docstring for the mapping)."""
     status = response.status_code
-    said = _scrub(server_message(response), secrets)
+    said = server_message(response, secrets)
     url = ""
     with contextlib.suppress(RuntimeError):  # a response built without a request has no URL
         url = public_url(str(response.request.url))
@@ -192,8 +204,13 @@ def error_from_response(
     return ProviderError(f"unexpected answer (HTTP {status}: {said})", provider=provider, status=status)
 
 
-def error_from_exception(exc: httpx.HTTPError, *, provider: str, timeout: float | None = None) -> ProviderError:
-    """A retryable :class:`ProviderError` for a timeout or a connection that failed or dropped."""
+def error_from_exception(
+    exc: httpx.HTTPError, *, provider: str, timeout: float | None = None, secrets: Iterable[Secret | None] = ()
+) -> ProviderError:
+    """A retryable :class:`ProviderError` for a timeout or a connection that failed or dropped.
+
+    httpx may quote the request (a header it refused, with the key in it): ``secrets`` are scrubbed.
+    """
     url = ""
     with contextlib.suppress(RuntimeError):  # an exception raised without a request has none
         url = public_url(str(exc.request.url))
@@ -202,11 +219,11 @@ def error_from_exception(exc: httpx.HTTPError, *, provider: str, timeout: float 
         after = f" after {timeout:g} s" if timeout else ""
         message = f"no answer{after}{where}: {type(exc).__name__}"
     elif isinstance(exc, httpx.ConnectError):
-        message = f"cannot connect{where}: {_one_line(str(exc)) or type(exc).__name__}"
+        message = f"cannot connect{where}: {quote(exc, secrets) or type(exc).__name__}"
     elif isinstance(exc, httpx.TransportError):
-        message = f"connection failed{where}: {_one_line(str(exc)) or type(exc).__name__}"
+        message = f"connection failed{where}: {quote(exc, secrets) or type(exc).__name__}"
     else:
-        message = f"request failed{where}: {_one_line(str(exc)) or type(exc).__name__}"
+        message = f"request failed{where}: {quote(exc, secrets) or type(exc).__name__}"
     return ProviderError(message, provider=provider, retryable=isinstance(exc, httpx.TransportError))
 
 
@@ -306,7 +323,7 @@ class HttpProvider:
 
     def headers(self, url: str) -> dict[str, str]:
         """Request headers for ``url``: the bearer key, only when ``url`` is under the trusted base URL."""
-        if self._key is None or not public_url(url).startswith(public_url(self.base_url)):
+        if self._key is None or not under_base(url, self.base_url):
             return {}
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
@@ -330,7 +347,7 @@ class HttpProvider:
                 async with make_client(timeout=self.timeout) as client:
                     response = await client.request(method, url, **options)
         except httpx.HTTPError as exc:
-            raise error_from_exception(exc, provider=self.name, timeout=self.timeout) from None
+            raise error_from_exception(exc, provider=self.name, timeout=self.timeout, secrets=(self._key,)) from None
         log.debug(
             "%s: HTTP %d, %d bytes in %.2f s",
             self.name,

@@ -24,7 +24,7 @@ import httpx
 from shortskit.blocking import run_sync
 from shortskit.endpoints import Secret, check_base_url, read_key, resolve_endpoint, same_base
 from shortskit.errors import ConfigError, ProviderError, StoryError
-from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, post_json
+from shortskit.http import DEFAULT_TIMEOUT, HttpProvider, post_json, quote, scrub
 from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.story import Story, parse_story, story_schema
 
@@ -150,7 +150,7 @@ class Writer(HttpProvider):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str) or not content.strip():
             refusal = message.get("refusal") if isinstance(message, dict) else None
-            why = f": the model refused ({str(refusal)[:200]})" if refusal else ""
+            why = f": the model refused ({quote(refusal, (self._key,), 200)})" if refusal else ""
             raise ProviderError(f"answered with an empty message{why}", provider=self.name)
         if choice.get("finish_reason") == "length":
             log.warning("writer: the reply was cut off at the model's length limit")
@@ -168,7 +168,7 @@ class Writer(HttpProvider):
             try:
                 return validate(_loads(reply))
             except ValueError as exc:
-                problem = str(exc)
+                problem = scrub(str(exc), (self._key,))  # a reply may quote what the server echoed
             log.info("writer: reply %d was not %s (%s)", attempt, what, problem)
             messages += [
                 {"role": "assistant", "content": reply},

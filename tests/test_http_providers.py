@@ -236,7 +236,13 @@ def test_missing_key_is_a_config_error_naming_the_variable(monkeypatch: pytest.M
 
 
 def test_settings_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a base URL with credentials or a query is refused (httpx would send them as Basic auth instead of the
+    # key, and the API's paths would land after the query), and the refusal does not repeat them
     monkeypatch.setenv("OPENAI_BASE_URL", "https://someone:hunter2@llm.example.test/v1?token=abc")
+    with pytest.raises(ConfigError) as refused:
+        OpenAIImages()
+    assert "OPENAI_BASE_URL" in str(refused.value) and "hunter2" not in str(refused.value)
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://llm.example.test/v1")
     providers = [
         TogetherImages(negative_prompt="blurry", steps=2),
         OpenAIImages(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 import os
 from collections import Counter
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shortskit.batch.jobs import secret_values
 from shortskit.workspace import atomic_path
 
 __all__ = ["COLUMNS", "failure_line", "poster", "totals", "write_report"]
@@ -151,13 +153,27 @@ def write_report(out_dir: Path, records: Sequence[dict[str, Any]], summary: dict
     for record, row in zip(records, rows, strict=True):
         record["poster"] = row["poster"]
     paths = {name: out_dir / name for name in ("summary.csv", "summary.json", "index.html")}
-    with atomic_path(paths["summary.csv"]) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     data = {"batch": summary, "stories": list(records)}
-    with atomic_path(paths["summary.json"]) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with atomic_path(paths["index.html"]) as tmp:
-        tmp.write_text(_html(rows, records, summary), encoding="utf-8")
+    texts = {
+        "summary.csv": table.getvalue(),
+        "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+        "index.html": _html(rows, records, summary),
+    }
+    secrets = secret_values()  # an error that quoted a key, whatever path it took to get here
+    for name, text in texts.items():
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        with atomic_path(paths[name]) as tmp:
+            tmp.write_bytes(text.encode("utf-8"))
     return paths
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a title like ``=HYPERLINK(...)`` must not become a formula."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value

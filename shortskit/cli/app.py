@@ -79,6 +79,9 @@ def _main(
 
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs whole URLs (signed download links, their query strings); ours go through public_url instead
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 __all__ = ["WS_HELP", "Bars", "StoryArgument", "WorkspaceOption", "app", "fail", "main", "reported"]

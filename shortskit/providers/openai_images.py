@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from shortskit.endpoints import Endpoint, public_url
 from shortskit.errors import ConfigError, InputFileError, ProviderError
-from shortskit.http import HttpProvider, decode_base64, error_from_response, post_json
+from shortskit.http import HttpProvider, decode_base64, error_from_response, post_json, quote
 
 __all__ = ["ImagesAPI", "OpenAIImages"]
 
@@ -28,8 +28,8 @@ class ImagesAPI(HttpProvider):
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             detail = answer.get("error")
             if detail:
-                raise ProviderError(f"answered with an error: {str(detail)[:200]}", provider=self.name)
-            keys = ", ".join(sorted(answer)) or "none"
+                raise ProviderError(f"answered with an error: {quote(detail, (self._key,), 200)}", provider=self.name)
+            keys = quote(", ".join(sorted(answer)), (self._key,), 200) or "none"
             raise ProviderError(f"answered without data[0] (keys: {keys})", provider=self.name)
         item = items[0]
         if item.get("b64_json"):

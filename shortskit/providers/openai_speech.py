@@ -106,7 +106,7 @@ class OpenAISpeech(_SpeechAPI):
         response = await self.send("POST", f"{self.base_url}/audio/speech", json_body=body)
         content_type = response.headers.get("content-type", "")
         duration, rate = await asyncio.to_thread(
-            save_audio, response.content, Path(out), provider=self.name, content_type=content_type
+            save_audio, response.content, Path(out), provider=self.name, content_type=content_type, secrets=(self._key,)
         )
         return Speech(Path(out), duration, rate, None, {"voice": body["voice"], "model": self.model})
 
@@ -149,7 +149,9 @@ class KokoroSpeech(_SpeechAPI):
             raise ProviderError(f"answered with JSON {type(answer).__name__}, not an object", provider=self.name)
         audio = decode_base64(answer.get("audio"), provider=self.name, what="audio")
         fmt = str(answer.get("audio_format") or "")
-        duration, rate = await asyncio.to_thread(save_audio, audio, Path(out), provider=self.name, content_type=fmt)
+        duration, rate = await asyncio.to_thread(
+            save_audio, audio, Path(out), provider=self.name, content_type=fmt, secrets=(self._key,)
+        )
         stamps = _stamps(answer.get("timestamps"))
         words = map_timestamps(text, stamps) if stamps else None
         if words is None:
