@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
+import re
 import time
 import uuid
 import weakref
@@ -78,6 +78,25 @@ _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.L
 _POLL = 0.05  # seconds between tries of a file lock another process holds
 
 
+_ARTEFACT = re.compile(r"\.?[0-9a-f]{32}(\.[a-z0-9]+)+(\.tmp[\w.-]*)?")  # a key and its suffixes, or a temporary
+_LOCK = re.compile(rf"(?:{'|'.join(KINDS)})-[0-9a-f]{{32}}\.lock")
+
+
+def _remove_ours(folder: Path, names: re.Pattern[str]) -> int:
+    """Delete the files in ``folder`` whose whole name matches ``names``, then the folder if that emptied it."""
+    if not folder.is_dir():
+        return 0
+    n = 0
+    for p in folder.iterdir():
+        if p.is_file() and not p.is_symlink() and names.fullmatch(p.name):
+            with contextlib.suppress(FileNotFoundError):  # another run's sweep may have taken it
+                p.unlink()
+                n += 1
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+    return n
+
+
 @dataclass
 class Workspace:
     """A folder of cached artefacts, one sub-folder per kind."""
@@ -138,15 +157,16 @@ class Workspace:
         return out
 
     def clear(self, kinds: tuple[str, ...] = KINDS) -> int:
-        """Delete the cached artefacts of ``kinds`` (all of them: the lock files too); return how many files went."""
+        """Delete the cached artefacts of ``kinds`` (all of them: the lock files too); return how many files went.
+
+        Only files named the way this workspace names them go (a key, or a temporary of one): a folder that
+        happens to hold an ``images/`` of someone's own keeps every picture that is not ours.
+        """
         n = 0
         for kind in kinds:
-            folder = self.root / kind
-            if folder.is_dir():
-                n += sum(1 for p in folder.iterdir() if p.is_file())
-                shutil.rmtree(folder)
+            n += _remove_ours(self.root / kind, _ARTEFACT)
         if set(kinds) >= set(KINDS):
-            shutil.rmtree(self.root / ".locks", ignore_errors=True)
+            _remove_ours(self.root / ".locks", _LOCK)
         return n
 
     def sweep_temporaries(self, *, older_than: float = 3600.0) -> int:

@@ -156,6 +156,26 @@ def test_cache_info_and_clear(tmp_path: Path) -> None:
     assert not any(p.is_file() for p in ws.rglob("*"))
 
 
+def test_cache_clear_deletes_only_what_the_cache_made(tmp_path: Path) -> None:
+    """A folder mistaken for a workspace (a project with its own images/) keeps every file that is not ours."""
+    project = tmp_path / "project"
+    (project / "images" / "holiday").mkdir(parents=True)
+    own = [project / "images" / "beach.png", project / "images" / "holiday" / "b.png", project / "clips" / "x.mp4"]
+    for path in own:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"mine")
+    ours = project / "images" / f"{'ab' * 16}.png"
+    ours.write_bytes(b"cached")
+    cleared = run_cli("cache", "clear", "--workspace", project)
+    assert cleared.returncode == 0 and "removed 1 files" in cleared.stdout
+    assert all(p.read_bytes() == b"mine" for p in own) and not ours.exists()
+    missing = run_cli("cache", "info", "--workspace", tmp_path / "typo")
+    assert missing.returncode == 0 and "no workspace at" in missing.stdout
+    a_file = run_cli("cache", "clear", "--workspace", own[0])
+    assert a_file.returncode == 2 and "is a file, not a workspace folder" in a_file.stderr
+    assert own[0].read_bytes() == b"mine"
+
+
 def test_outputs_never_overwrite_the_story_and_bad_paths_fail_early(tmp_path: Path) -> None:
     story = write_story(tmp_path, _story(), "tale.json")
     before = story.read_bytes()

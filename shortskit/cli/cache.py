@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shortskit.cli.app import WorkspaceOption, app
+
+if TYPE_CHECKING:
+    from shortskit.workspace import Workspace
 
 cache_app = typer.Typer(help="Look at or empty the workspace cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -20,14 +24,30 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _existing(root: Path) -> Workspace | None:
+    """The workspace at ``root``; None (after saying so) when there is none; exit 2 when ``root`` is a file."""
+    from shortskit.workspace import Workspace
+
+    ws = Workspace(root)
+    if ws.root.exists() and not ws.root.is_dir():
+        typer.echo(f"error: {ws.root} is a file, not a workspace folder", err=True)
+        raise typer.Exit(2)
+    if not ws.root.exists():
+        typer.echo(f"no workspace at {ws.root} (nothing cached there yet)")
+        return None
+    return ws
+
+
 @cache_app.command("info")
 def cache_info(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Files and size per kind of artefact."""
-    from shortskit.workspace import Workspace, default_workspace
+    from shortskit.workspace import default_workspace
 
-    ws = Workspace(workspace or default_workspace())
+    ws = _existing(workspace or default_workspace())
+    if ws is None:
+        return
     info = ws.info()
     typer.echo(f"workspace {ws.root}")
     for kind, row in info.items():
@@ -47,12 +67,14 @@ def cache_clear(
     ] = None,
 ) -> None:
     """Delete cached artefacts (all kinds unless --kind is given)."""
-    from shortskit.workspace import KINDS, Workspace, default_workspace
+    from shortskit.workspace import KINDS, default_workspace
 
     bad = [k for k in kind or () if k not in KINDS]
     if bad:
         typer.echo(f"error: unknown kind {bad[0]!r}; valid: {', '.join(KINDS)}", err=True)
         raise typer.Exit(2)
-    ws = Workspace(workspace or default_workspace())
+    ws = _existing(workspace or default_workspace())
+    if ws is None:
+        return
     n = ws.clear(tuple(kind) if kind else KINDS)
     typer.echo(f"removed {n} files from {ws.root}")
