@@ -204,13 +204,28 @@ def check_output(out: Path, story: Story) -> None:
         _probe_writable(out.parent)
     except OSError as exc:
         raise ConfigError(f"cannot write to the output folder {out.parent} ({exc.strerror or exc})") from None
+    used = _inputs(story)
+    for suffix in (".mp4", ".srt", ".json"):
+        written = sidecar(out, suffix).resolve()
+        if written in used:
+            raise ConfigError(
+                f"writing {written.name} would overwrite {used[written]} {written.name}; choose another output name"
+            )
+
+
+def _inputs(story: Story) -> dict[Path, str]:
+    """The files the story reads (itself, its pictures, recordings, music and font), resolved: what they are."""
+    found: dict[Path, str] = {}
     if story.path is not None:
-        for suffix in (".mp4", ".srt", ".json"):
-            if sidecar(out, suffix).resolve() == story.path:
-                raise ConfigError(
-                    f"writing {sidecar(out, suffix).name} beside the short would overwrite the story "
-                    f"{story.path.name}; choose another output name"
-                )
+        found[story.path.resolve()] = "the story"
+    for n, scene in enumerate(story.scenes, 1):
+        for field in ("image", "audio"):
+            if value := getattr(scene, field):
+                found.setdefault(story.resolve(value).resolve(), f"scene {n}'s {field}")
+    for value, what in ((story.music.file, "the story's music.file"), (story.captions.font_file, "its font_file")):
+        if value:
+            found.setdefault(story.resolve(value).resolve(), what)
+    return found
 
 
 def open_workspace(workspace: str | Path | None) -> Workspace:

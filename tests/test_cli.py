@@ -196,6 +196,17 @@ def test_outputs_never_overwrite_the_story_and_bad_paths_fail_early(tmp_path: Pa
     assert proc.returncode == 2 and "as the workspace" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(("field", "name"), [("image", "photo.json"), ("image", "photo.srt"), ("audio", "talk.mp4")])
+def test_outputs_never_overwrite_a_file_the_story_reads(tmp_path: Path, field: str, name: str) -> None:
+    used = tmp_path / name
+    used.write_bytes(b"the user's own file")
+    story = write_story(tmp_path, _story(_scene(**{field: name})), "tale.json")
+    out = tmp_path / f"{Path(name).stem}.mp4"
+    proc = run_cli("render", story, "-o", out, "--workspace", tmp_path / "ws")
+    assert proc.returncode == 2 and f"would overwrite scene 1's {field} {name}" in proc.stderr, proc.stderr
+    assert used.read_bytes() == b"the user's own file"
+
+
 def test_odd_files_are_user_errors(tmp_path: Path) -> None:
     Image.new("1", (20000, 20000)).save(tmp_path / "huge.png")  # 400 megapixels: Pillow refuses it
     (tmp_path / "fake.ttf").write_text("not a font", encoding="utf-8")
