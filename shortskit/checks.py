@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from shortskit import ffmpeg
 from shortskit.captions import font_family
-from shortskit.endpoints import Endpoint
+from shortskit.endpoints import VENDORS, Endpoint
 from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
 from shortskit.providers import create_image, create_voice, image_names, voice_names
 from shortskit.providers.base import ImageProvider, VoiceProvider
@@ -62,11 +62,12 @@ def _provider(
             file=story.source,
             field=f"{section}.provider",
         )
+    endpoint = endpoints.get(name)
+    if endpoint is not None and name in VENDORS:
+        # given to the constructor, so that the key it needs is the endpoint's (a local server may need none)
+        options = {**options, "endpoint": endpoint}
     try:
         provider = (create_voice if kind == "voice" else create_image)(name, **options)
-        endpoint = endpoints.get(name)
-        if endpoint is not None and hasattr(provider, "connect"):
-            provider.connect(endpoint)
         if hasattr(provider, "bind"):  # files and saved voices its options name (see providers/base.py)
             provider.bind(story, workspace)
     except ConfigError as exc:

@@ -130,6 +130,18 @@ def test_an_endpoint_given_on_the_command_line_is_trusted(tmp_path: Path) -> Non
     assert bad.returncode == 2 and bad.stderr.startswith("error: --endpoint takes NAME=URL")
 
 
+def test_an_endpoint_to_a_keyless_local_server_needs_no_key(tmp_path: Path) -> None:
+    """--endpoint names where keys may go; a local OpenAI-compatible server with no key set must still work."""
+    with FakeAPI() as local:
+        story = write_story(tmp_path, small_story(scenes=_scenes(1), voice={"provider": "openai"}))
+        args = ("render", story, "-o", tmp_path / "s.mp4", "--workspace", tmp_path / "ws")
+        proc = _cli(*args, "--endpoint", f"openai={local.v1}", env=_env())
+        assert proc.returncode == 0, proc.stderr
+        assert [c.headers.get("authorization") for c in local.calls(FakeAPI.SPEECH)] == [None]
+    bad = _cli(*args, "--endpoint", "openai=notaurl", env=_env())
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --endpoint openai must start with http"), bad.stderr
+
+
 # -- a rejected key ------------------------------------------------------------------------------------------
 
 

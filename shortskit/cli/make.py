@@ -24,7 +24,7 @@ class Engine(str, Enum):
 
 
 def _endpoints(given: list[str]) -> dict[str, str]:
-    from shortskit.endpoints import VENDORS
+    from shortskit.endpoints import VENDORS, check_base_url
     from shortskit.errors import ConfigError
 
     found: dict[str, str] = {}
@@ -32,7 +32,7 @@ def _endpoints(given: list[str]) -> dict[str, str]:
         name, sep, url = item.partition("=")
         if not sep or name.strip() not in VENDORS or not url.strip():
             raise ConfigError(f"--endpoint takes NAME=URL with NAME one of {', '.join(VENDORS)} (got {item!r})")
-        found[name.strip()] = url.strip()
+        found[name.strip()] = check_base_url(url, where=f"--endpoint {name.strip()}")
     return found
 
 
