@@ -73,6 +73,13 @@ def test_a_story_cannot_choose_a_key(tmp_path: Path, section: str, option: str) 
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_an_unknown_option_lists_what_a_story_may_set(tmp_path: Path) -> None:
+    story = write_story(tmp_path, small_story(voice={"provider": "openai", "colour": "blue"}), "odd.json")
+    proc = _cli("validate", story, env=_env(OPENAI_API_KEY=KEY))
+    assert proc.returncode == 2 and "has no option 'colour'; its options: base_url," in proc.stderr, proc.stderr
+    assert "endpoint" not in proc.stderr  # the caller's to give, never a story's
+
+
 def test_a_story_named_base_url_gets_no_key(tmp_path: Path) -> None:
     """A hostile story points both providers at its own server: the render works, and no key goes there."""
     with FakeAPI(key=KEY) as trusted, FakeAPI() as hostile:

@@ -83,7 +83,8 @@ def _build(kind: str, table: dict[str, Any], name: str, options: dict[str, Any])
     if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))
         if unknown:
-            valid = ", ".join(sorted(p for p in params if not p.startswith("_"))) or "none"
+            # ``endpoint`` is the caller's to give (render(endpoints=), --endpoint), never a story's
+            valid = ", ".join(sorted(p for p in params if not p.startswith("_") and p != "endpoint")) or "none"
             raise ConfigError(f"{kind} provider {name!r} has no option {unknown[0]!r}; its options: {valid}")
     return factory(**options)
 
