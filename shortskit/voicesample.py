@@ -145,7 +145,10 @@ def save_voice(
             f"voice name {name!r}: use 1 to 64 letters, digits, '-' or '_' (starting with a letter or digit)"
         )
     folder = voice_library(workspace)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot keep voices in {folder} ({exc.strerror or exc}); check --workspace") from None
     wav = folder / f"{name}.wav"
     if isinstance(sample, VoiceSample):
         if sample.path.resolve() != wav.resolve():

@@ -387,6 +387,15 @@ def test_voice_add_and_list(tmp_path: Path, workspace: Path) -> None:
     line = _one_error_line(run_cli("voice", "add", "me", tone(tmp_path / "short.wav", 2.0), "--workspace", workspace))
     assert "short.wav: is only 2.0 s long" in line
 
+    again = run_cli("voice", "add", "narrator", tone(tmp_path / "second.wav", 8.0), "--workspace", workspace)
+    assert again.returncode == 0 and "replaced voice 'narrator': 8.0 s" in again.stdout
+    assert "it was long take.wav" in again.stdout
+
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    line = _one_error_line(run_cli("voice", "add", "me", tmp_path / "second.wav", "--workspace", a_file))
+    assert "cannot keep voices in" in line and "check --workspace" in line
+
 
 # -- the GPU smoke bench, run through on the stand-in (a GPU machine runs it for real) ---------------------------
 

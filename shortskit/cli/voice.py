@@ -23,13 +23,19 @@ def voice_add(
     """Check FILE (readable, at least 5 s, not silent; cut at 30 s) and keep it as voice NAME."""
     import json
 
-    from shortskit.voicesample import save_voice
+    from shortskit.voicesample import library_facts, save_voice
 
     with reported():
+        before = {f["name"]: f for f in library_facts(workspace)}.get(name)
         wav = save_voice(file, name, workspace=workspace)
     facts = json.loads(wav.with_suffix(".json").read_text(encoding="utf-8"))
     cut = f", cut from {facts['trimmed_from']:.1f} s" if facts.get("trimmed_from") else ""
-    typer.echo(f"saved voice {name!r}: {facts['duration']:.1f} s{cut} at {facts['level_dbfs']:.0f} dBFS, in {wav}")
+    done = "saved" if before is None else "replaced"
+    typer.echo(f"{done} voice {name!r}: {facts['duration']:.1f} s{cut} at {facts['level_dbfs']:.0f} dBFS, in {wav}")
+    if before is not None:
+        typer.echo(
+            f"  (it was {before.get('source', '?')}, saved {before.get('saved', '?')}; scenes spoken with it are remade)"
+        )
     typer.echo(f"use it in a story as  voice: {{provider: chatterbox, sample: {name}}}")
 
 
