@@ -140,6 +140,8 @@ def checked_providers(
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
+    if deep and story.music.file is not None and (found := _audio_problem(story.resolve(story.music.file))):
+        raise StoryError(found, file=story.source, field="music.file")  # what render would say, before any work
     if story.captions.font_file is not None:
         try:
             font_family(story.resolve(story.captions.font_file))
