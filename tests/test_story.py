@@ -87,3 +87,26 @@ def test_syntax_errors_name_the_file_and_line(tmp_path: Path) -> None:
     top = write_story(tmp_path, "[1, 2]", "list.json")
     with pytest.raises(StoryError, match=r"list\.json: must be an object"):
         load_story(top)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("twice.json", '{"title": "t", "language": "en", "scenes": [{"text": "A.", "text": "B.", "image_prompt": "x"}]}',
+         "twice.json: not a valid story: 'text' is given twice in one object"),
+        ("twice.yaml", "title: t\nlanguage: en\nscenes:\n  - text: A.\n    image_prompt: x\n    text: B.\n",
+         "twice.yaml: not valid YAML at line 6 column 5: 'text' is given twice in one mapping"),
+    ],
+)  # fmt: skip
+def test_a_key_given_twice_is_an_error_not_a_silent_choice(tmp_path: Path, name: str, text: str, said: str) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(StoryError) as caught:
+        load_story(tmp_path / name)
+    assert str(caught.value) == said
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    text = "title: t\nlanguage: en\nscenes:\n  - &one {text: A., image_prompt: x}\n  - <<: *one\n    text: B.\n"
+    (tmp_path / "merge.yaml").write_text(text, encoding="utf-8")
+    story = load_story(tmp_path / "merge.yaml")  # scene 2 takes scene 1's prompt and gives its own text
+    assert [(s.text, s.image_prompt) for s in story.scenes] == [("A.", "x"), ("B.", "x")]
