@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,6 +217,36 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert CANARY not in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.ipynb"))  # nothing ran
+
+
+# -- each story's own settings ------------------------------------------------------------------------------
+
+
+def x264_crf(video: Path) -> float:
+    """The CRF x264 wrote into the stream's own settings (``crf=30.0`` at draft, ``crf=20.0`` at production)."""
+    found = re.search(rb"crf=([0-9.]+)", video.read_bytes())
+    assert found, f"no x264 settings in {video}"
+    return float(found.group(1))
+
+
+def test_each_story_keeps_its_own_quality_unless_p_quality_sets_one(tmp_path: Path) -> None:
+    from shortskit.engines.base import PRESETS
+
+    def story(i: int, quality: str) -> dict[str, Any]:
+        output = {"width": 270, "height": 480, "fps": 15, "quality": quality, "encoder": "libx264"}
+        return tiny(i, output=output)
+
+    fine = write_story(tmp_path, story(0, "production"), "fine.json")
+    rough = write_story(tmp_path, story(1, "draft"), "rough.json")
+    ws = ("-p", "workspace", tmp_path / "ws")
+    own = batch_cli(fine, rough, "-o", tmp_path / "own", *ws)
+    assert own.returncode == 0, own.stderr
+    assert x264_crf(tmp_path / "own" / "fine" / "fine.mp4") == PRESETS["production"].crf
+    assert x264_crf(tmp_path / "own" / "rough" / "rough.mp4") == PRESETS["draft"].crf
+    given = batch_cli(fine, rough, "-o", tmp_path / "given", *ws, "-p", "quality", "preview")
+    assert given.returncode == 0, given.stderr
+    for name in ("fine", "rough"):
+        assert x264_crf(tmp_path / "given" / name / f"{name}.mp4") == PRESETS["preview"].crf
 
 
 # -- resume after kill -9 ----------------------------------------------------------------------------------
