@@ -202,6 +202,8 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
         (["good.json", "-p", "colour", "red"], "has no such parameter"),
         (["good.json", "-p", "quality", "superb"], "not one of draft, preview, production"),
         (["good.json", "--jobs", "0"], "--jobs"),
+        (["good.json", "--timeout", "-5"], "--timeout': must be more than 0 seconds"),
+        (["good.json", "--timeout", "0"], "--timeout': must be more than 0 seconds"),
         (["--topics", "topics.csv"], "--topics needs a writer"),
         ([], "give story files"),
     ],
@@ -539,6 +541,17 @@ def test_an_existing_dask_scheduler_runs_the_batch_and_keeps_the_rate(
     workers = {json.loads((out / f"c{i}" / "job.json").read_text())["worker"] for i in range(2)}
     assert {int(w.rsplit(":", 1)[1]) for w in workers} <= pids  # run by the scheduler's own workers
     assert not (out / ".batch").exists() and files_holding(out, CANARY) == []
+
+
+def test_run_batch_refuses_a_timeout_that_is_not_more_than_0(tmp_path: Path) -> None:
+    from shortskit import run_batch
+    from shortskit.errors import ConfigError
+
+    story = write_story(tmp_path, small_story())
+    for timeout in (0, -5.0, float("nan")):
+        with pytest.raises(ConfigError, match="timeout must be more than 0 seconds"):
+            run_batch(story, tmp_path / "out", timeout=timeout, progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cores_are_shared_out_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:

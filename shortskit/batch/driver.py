@@ -147,6 +147,8 @@ def run_batch(
     template = Path(notebook).expanduser().resolve() if notebook else DEFAULT_NOTEBOOK
     if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs must be 1 or more, got {jobs}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be more than 0 seconds (None: no limit), got {timeout}")
     if not template.is_file():
         raise ConfigError(f"notebook not found: {template}" + ("" if notebook else " (pass one with --notebook)"))
     params = check_parameters(_pairs(parameters), template)
