@@ -204,6 +204,8 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
         (["good.json", "--jobs", "0"], "--jobs"),
         (["good.json", "--timeout", "-5"], "--timeout': must be more than 0 seconds"),
         (["good.json", "--timeout", "0"], "--timeout': must be more than 0 seconds"),
+        (["good.json", "-o", "good.json"], "good.json is a file, not a folder"),
+        (["good.json", "-o", "good.json/shorts"], "good.json is a file"),
         (["--topics", "topics.csv"], "--topics needs a writer"),
         ([], "give story files"),
     ],
@@ -213,7 +215,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str]
     write_story(tmp_path, '{"title": "x", "language": "en", "scenes": []}', "broken.json")
     (tmp_path / "topics.csv").write_text("topic\nwhy cats purr\n")
     env = {"SHORTSKIT_WRITER_API_KEY": "", "OPENAI_API_KEY": "", "TOGETHER_API_KEY": CANARY}
-    proc = batch_cli(*extra, "-o", tmp_path / "out", env=env, cwd=tmp_path)
+    proc = batch_cli("-o", tmp_path / "out", *extra, env=env, cwd=tmp_path)  # an -o in extra comes last: it wins
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr

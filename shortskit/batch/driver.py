@@ -118,6 +118,22 @@ def _resumable(job: Job) -> dict[str, Any] | None:
     return {**prior, "status": "skipped"} if made and prior and job.video.is_file() else None
 
 
+def _check_output(out: Path) -> None:
+    """Refuse an output folder that cannot be one (an existing file, or a path under one) before any work."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {out} is a file, not a folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"cannot make the output folder {out}: {above} is a file")
+
+
+def _make_output(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the output folder {out}: {exc.strerror or exc}") from None
+
+
 def run_batch(
     stories: str | Path | Sequence[str | Path] = (),
     out_dir: str | Path = "shorts",
@@ -149,12 +165,14 @@ def run_batch(
         raise ConfigError(f"jobs must be 1 or more, got {jobs}")
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"timeout must be more than 0 seconds (None: no limit), got {timeout}")
+    _check_output(out)
     if not template.is_file():
         raise ConfigError(f"notebook not found: {template}" + ("" if notebook else " (pass one with --notebook)"))
     params = check_parameters(_pairs(parameters), template)
     if not stories and topics is None:
         raise ConfigError("no stories given (story files, folders or globs, or --topics FILE)")
     paths = find_stories([stories] if isinstance(stories, (str, Path)) else stories) if stories else []
+    _make_output(out)
     topic_failures: list[dict[str, Any]] = []
     if topics is not None:
         from shortskit.batch.topics import read_topics, write_stories
