@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from shortskit import ffmpeg
-from tests.conftest import ROOT, small_story, write_story
+from tests.conftest import ROOT, small_story, tone, write_story
 from tests.fakeservers import FakeAPI, Received, Reply
 
 pytest.importorskip("papermill", reason="the notebook extra (papermill) is not installed")
@@ -554,6 +554,21 @@ def test_run_batch_refuses_a_timeout_that_is_not_more_than_0(tmp_path: Path) -> 
         with pytest.raises(ConfigError, match="timeout must be more than 0 seconds"):
             run_batch(story, tmp_path / "out", timeout=timeout, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_glob_or_a_folder_gives_story_files_only_a_named_file_is_taken_as_given(tmp_path: Path) -> None:
+    from shortskit.batch.jobs import find_stories
+    from shortskit.errors import ConfigError
+
+    stories = [write_story(tmp_path, small_story(), name) for name in ("a.json", "b.YAML", "c.yml")]
+    tone(tmp_path / "silence.wav", 0.2)
+    (tmp_path / "notes.txt").write_text("not a story")
+    (tmp_path / "sub.json").mkdir()
+    assert find_stories([tmp_path / "*"]) == find_stories([tmp_path]) == stories
+    assert find_stories([tmp_path / "[as]*"]) == stories[:1]
+    assert find_stories([tmp_path / "silence.wav"]) == [tmp_path / "silence.wav"]  # named: as given
+    with pytest.raises(ConfigError, match=r"no story files \(.json, .yaml\) match .*\*.wav"):
+        find_stories([tmp_path / "*.wav"])
 
 
 def test_cores_are_shared_out_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:

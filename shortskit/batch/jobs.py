@@ -87,20 +87,28 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def _is_story_file(path: Path) -> bool:
+    return path.suffix.lower() in STORY_SUFFIXES and path.is_file()
+
+
 def find_stories(items: Iterable[str | Path]) -> list[Path]:
-    """Story files from files, folders of them (``.json``/``.yaml``, not recursive) and glob patterns."""
+    """Story files from files, folders of them and glob patterns.
+
+    A folder (not recursive) or a glob gives its ``.json``/``.yaml``/``.yml`` files only; a file named
+    explicitly is taken as given.
+    """
     found: list[Path] = []
     for item in items:
         text = str(item)
         path = Path(text).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in STORY_SUFFIXES and p.is_file())
+            matches = sorted(p for p in path.iterdir() if _is_story_file(p))
             if not matches:
                 raise ConfigError(f"no story files (.json, .yaml) in folder {path}")
         elif any(ch in text for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            matches = sorted(p for p in map(Path, glob.glob(str(path), recursive=True)) if _is_story_file(p))
             if not matches:
-                raise ConfigError(f"no story files match {text}")
+                raise ConfigError(f"no story files (.json, .yaml) match {text}")
         elif path.is_file():
             matches = [path]
         else:
