@@ -253,6 +253,45 @@ def test_each_story_keeps_its_own_quality_unless_p_quality_sets_one(tmp_path: Pa
         assert x264_crf(tmp_path / "given" / name / f"{name}.mp4") == PRESETS["preview"].crf
 
 
+# -- what the batch wrote is never a story ------------------------------------------------------------------
+
+
+def test_a_batch_into_its_own_story_folder_runs_again_and_skips_what_it_made(tmp_path: Path) -> None:
+    folder = tmp_path / "st5"
+    folder.mkdir()
+    write_story(folder, tiny(0), "good.json")
+    ws = ("-p", "workspace", tmp_path / "ws")
+    first = batch_cli(".", "-o", ".", *ws, cwd=folder)
+    assert first.returncode == 0, first.stderr
+    assert (folder / "summary.json").is_file() and (folder / "good" / "good.json").is_file()
+    for given in (".", "*", "**/*.json"):  # its report, and every file of its story folder, are left out
+        again = batch_cli(given, "-o", ".", *ws, cwd=folder)
+        assert again.returncode == 0, f"{given}: {again.stderr}"
+        assert statuses(folder) == {"good": "skipped"}, given
+    named = batch_cli("summary.json", "-o", ".", *ws, cwd=folder)
+    assert named.returncode == 2 and named.stderr.strip().splitlines() == [
+        "error: summary.json is the batch's report, not a story to render"
+    ]
+
+
+def test_the_files_a_batch_writes_are_never_found_as_stories(tmp_path: Path) -> None:
+    from shortskit.batch.jobs import find_stories
+    from shortskit.errors import ConfigError
+
+    out = tmp_path / "out"
+    for rel in ("summary.json", ".batch/x.json", "_stories/written-abc123.json", "s1/job.json", "s1/s1.json",
+                "s1/s1.result.json", "s2/s2.ipynb", "s2/s2.json", "mine/mine.json", "own.yaml"):  # fmt: skip
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("{}")
+    mine = [out / "mine" / "mine.json", out / "own.yaml"]  # a folder without a job record is the user's
+    assert find_stories([out / "**" / "*.json", out / "*.yaml"], out_dir=out) == mine
+    assert find_stories([out], out_dir=out) == mine[1:]
+    assert find_stories([out / "summary.json"]) == [out / "summary.json"]  # another batch's folder: as given
+    for rel, what in (("_stories/written-abc123.json", "--topics"), ("s1/s1.json", "story folder s1/")):
+        with pytest.raises(ConfigError, match=what):
+            find_stories([out / rel], out_dir=out)
+
+
 # -- resume after kill -9 ----------------------------------------------------------------------------------
 
 

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import DEFAULT_NOTEBOOK, Job, check_parameters, find_stories, make_jobs
+from shortskit.batch.jobs import (
+    BATCH_DIR,
+    DEFAULT_NOTEBOOK,
+    TOPIC_STORIES,
+    Job,
+    check_parameters,
+    find_stories,
+    make_jobs,
+)
 from shortskit.batch.report import failure_line, totals, write_report
 from shortskit.batch.runner import SlotSettings, read_record, run_local
 from shortskit.engines.ffmpeg import THREADS_ENV
@@ -21,8 +29,7 @@ from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
 
 __all__ = ["BatchResult", "Shares", "cores", "run_batch", "shares"]
 
-RATE_DB = ".batch/rates.sqlite"  # under OUTDIR: the rate limits every job of the batch shares
-TOPIC_STORIES = "_stories"  # under OUTDIR: stories written from topics (no slug has an underscore)
+RATE_DB = f"{BATCH_DIR}/rates.sqlite"  # under OUTDIR: the rate limits every job of the batch shares
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,8 @@ def run_batch(
     params = check_parameters(_pairs(parameters), template)
     if not stories and topics is None:
         raise ConfigError("no stories given (story files, folders or globs, or --topics FILE)")
-    paths = find_stories([stories] if isinstance(stories, (str, Path)) else stories) if stories else []
+    given = [stories] if isinstance(stories, (str, Path)) else stories
+    paths = find_stories(given, out_dir=out) if stories else []  # never the files a batch wrote into out
     _make_output(out)
     topic_failures: list[dict[str, Any]] = []
     if topics is not None:

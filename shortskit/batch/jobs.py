@@ -23,7 +23,10 @@ from shortskit.story import Story, load_story
 from shortskit.workspace import file_digest
 
 __all__ = [
+    "BATCH_DIR",
     "DEFAULT_NOTEBOOK",
+    "REPORT_FILES",
+    "TOPIC_STORIES",
     "Job",
     "check_parameters",
     "find_stories",
@@ -33,9 +36,14 @@ __all__ = [
     "parse_value",
     "secret_values",
     "slugs_for",
+    "written_by_batch",
 ]
 
 STORY_SUFFIXES = (".json", ".yaml", ".yml")
+# What a batch writes into OUTDIR besides a folder per story: never read back as stories.
+REPORT_FILES = ("summary.csv", "summary.json", "index.html")
+BATCH_DIR = ".batch"  # the batch's own state (the rate limits its jobs share)
+TOPIC_STORIES = "_stories"  # stories written from --topics (no slug has an underscore)
 # The notebook the batch runs per story: the one in the repository's notebooks/ folder.
 DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "make_short.ipynb"
 SET_BY_BATCH = ("story", "output")  # parameters every job gets from the batch itself
@@ -87,30 +95,55 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def _is_story_file(path: Path) -> bool:
-    return path.suffix.lower() in STORY_SUFFIXES and path.is_file()
+def written_by_batch(path: Path, out_dir: Path) -> str | None:
+    """What ``path`` is when a batch into ``out_dir`` wrote it (its report, its state, a story written from
+    topics, a file of a story's folder); None for any other file. Both paths absolute."""
+    try:
+        parts = path.relative_to(out_dir).parts
+    except ValueError:
+        return None
+    if len(parts) == 1:
+        return "the batch's report" if parts[0] in REPORT_FILES else None
+    if parts[0] == BATCH_DIR:
+        return "the batch's own state"
+    if parts[0] == TOPIC_STORIES:
+        return "a story the batch wrote from --topics (--topics renders it)"
+    folder = out_dir / parts[0]  # a story's folder: it holds the job's record, its notebook or its result
+    kept = ("job.json", f"{folder.name}.ipynb", f"{folder.name}.result.json")
+    return f"a file of the story folder {parts[0]}/" if any((folder / n).is_file() for n in kept) else None
 
 
-def find_stories(items: Iterable[str | Path]) -> list[Path]:
+def _is_story_file(path: Path, out_dir: Path | None) -> bool:
+    if path.suffix.lower() not in STORY_SUFFIXES or not path.is_file():
+        return False
+    return out_dir is None or written_by_batch(path.resolve(), out_dir) is None
+
+
+def find_stories(items: Iterable[str | Path], *, out_dir: Path | None = None) -> list[Path]:
     """Story files from files, folders of them and glob patterns.
 
-    A folder (not recursive) or a glob gives its ``.json``/``.yaml``/``.yml`` files only; a file named
-    explicitly is taken as given.
+    A folder (not recursive) or a glob gives its ``.json``/``.yaml``/``.yml`` files only, leaving out the files
+    a batch into ``out_dir`` (absolute) writes; a file named explicitly is taken as given, unless it is one of
+    those (then a :class:`ConfigError`).
     """
     found: list[Path] = []
     for item in items:
         text = str(item)
         path = Path(text).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if _is_story_file(p))
+            matches = sorted(p for p in path.iterdir() if _is_story_file(p, out_dir))
             if not matches:
                 raise ConfigError(f"no story files (.json, .yaml) in folder {path}")
         elif any(ch in text for ch in "*?["):
-            matches = sorted(p for p in map(Path, glob.glob(str(path), recursive=True)) if _is_story_file(p))
+            globbed = map(Path, glob.glob(str(path), recursive=True))
+            matches = sorted(p for p in globbed if _is_story_file(p, out_dir))
             if not matches:
                 raise ConfigError(f"no story files (.json, .yaml) match {text}")
         elif path.is_file():
             matches = [path]
+            what = written_by_batch(path.resolve(), out_dir) if out_dir is not None else None
+            if what:
+                raise ConfigError(f"{text} is {what}, not a story to render")
         else:
             raise ConfigError(f"story file not found: {text}")
         found += [m.resolve() for m in matches]
