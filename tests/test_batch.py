@@ -8,6 +8,7 @@ the batch's own kernels; a canary key is looked for in every file a batch leaves
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from shortskit import ffmpeg
 from tests.conftest import ROOT, small_story, tone, write_story
@@ -196,7 +198,6 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
     ("extra", "message"),
     [
         (["missing.json"], "story file not found: missing.json"),
-        (["broken.json"], "broken.json"),
         (["good.json", "-p", "api_key", "sk-x"], "keys come from the environment"),
         (["good.json", "-p", "voice", CANARY], "keys come from the environment"),
         (["good.json", "-p", "colour", "red"], "has no such parameter"),
@@ -212,7 +213,6 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
 )
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
     write_story(tmp_path, small_story(), "good.json")
-    write_story(tmp_path, '{"title": "x", "language": "en", "scenes": []}', "broken.json")
     (tmp_path / "topics.csv").write_text("topic\nwhy cats purr\n")
     env = {"SHORTSKIT_WRITER_API_KEY": "", "OPENAI_API_KEY": "", "TOGETHER_API_KEY": CANARY}
     proc = batch_cli("-o", tmp_path / "out", *extra, env=env, cwd=tmp_path)  # an -o in extra comes last: it wins
@@ -221,6 +221,34 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert CANARY not in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.ipynb"))  # nothing ran
+
+
+def test_a_story_file_that_does_not_parse_or_validate_fails_alone(tmp_path: Path) -> None:
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    write_story(stories, yaml.safe_dump(tiny(0)), "good.yaml")
+    write_story(stories, '{"title": "Broken", "scenes": [', "broken.json")
+    write_story(stories, tiny(1, scenes=[tiny(1)["scenes"][0], {"text": "Hi.", "colour": "red"}]), "invalid.json")
+    out = tmp_path / "out"
+    proc = batch_cli(stories, "-o", out, "-p", "workspace", tmp_path / "ws")
+    assert proc.returncode == 1, proc.stderr
+    assert "error:" not in proc.stderr and "Traceback" not in proc.stderr
+    assert statuses(out) == {"broken": "failed", "good": "done", "invalid": "failed"}
+    assert_short(out / "good" / "good.mp4")
+    why = {
+        "broken": "broken.json: not valid JSON at line 1 column 32",
+        "invalid": "invalid.json: scene 2: colour: is not a known field",
+    }
+    failed = sorted(ln for ln in proc.stderr.splitlines() if ln.startswith("failed:"))
+    assert len(failed) == 2 and failed[0].startswith(f"failed: {stories / 'broken.json'}: {why['broken']}")
+    assert failed[1] == f"failed: {stories / 'invalid.json'} (scene 2): {why['invalid']}"
+    rows = {r["slug"]: r for r in csv.DictReader((out / "summary.csv").read_text().splitlines())}
+    records = {r["slug"]: r for r in summary(out)["stories"]}
+    gallery = (out / "index.html").read_text()
+    for slug, error in why.items():
+        assert rows[slug]["error"].startswith(error) and records[slug]["error"].startswith(error)
+        assert html.escape(error) in gallery
+    assert rows["invalid"]["failed_scenes"] == "2" and records["invalid"]["failed_scenes"] == [2]
 
 
 # -- each story's own settings ------------------------------------------------------------------------------

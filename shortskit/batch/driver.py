@@ -125,6 +125,12 @@ def _resumable(job: Job) -> dict[str, Any] | None:
     return {**prior, "status": "skipped"} if made and prior and job.video.is_file() else None
 
 
+def _unrunnable(job: Job) -> dict[str, Any]:
+    """The record of a story that cannot run (its file does not parse or validate): a failure, never run."""
+    return {"slug": job.slug, "story": str(job.story), "title": job.title, "status": "failed", "error": job.error,
+            "failed_scenes": list(job.failed_scenes), "ename": "StoryError"}  # fmt: skip
+
+
 def _check_output(out: Path) -> None:
     """Refuse an output folder that cannot be one (an existing file, or a path under one) before any work."""
     if out.exists() and not out.is_dir():
@@ -162,8 +168,9 @@ def run_batch(
     a re-run skips the stories already made from the same inputs (``force`` redoes them). ``parameters``
     go to the notebook (never a key: keys come from the workers' environment). ``cluster``: ``"local"`` for a
     dask LocalCluster, or a scheduler address; ``topics``: a CSV of topics the writer makes stories of first.
-    ``timeout``: seconds a notebook cell may run. Bad input raises before any work; failed stories are in
-    the result (``exit_code`` 1), never raised.
+    ``timeout``: seconds a notebook cell may run. Bad input (no stories, a missing notebook, a bad parameter)
+    raises before any work; failed stories, a story file that does not parse or validate among them, are in the
+    result (``exit_code`` 1), never raised.
     """
     started = time.perf_counter()
     out = Path(out_dir).expanduser().resolve()
@@ -193,6 +200,9 @@ def run_batch(
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for job in planned:
+        if job.error:  # it does not parse or validate: it fails alone, and the others go on
+            records[job.slug] = _unrunnable(job)
+            continue
         prior = None if force else _resumable(job)
         if prior is None:
             todo.append(job)

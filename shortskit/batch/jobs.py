@@ -1,8 +1,8 @@
 """What a batch will do: the stories found, a slug and a folder for each, their notebook parameters checked, and
 the digest of everything that decides a story's outputs (a re-run skips the stories whose digest is unchanged).
 
-Nothing here runs a notebook; bad input (a missing or malformed story, a bad ``-p``) is a
-:class:`~shortskit.errors.ConfigError` or :class:`~shortskit.errors.StoryError` before any work starts.
+Nothing here runs a notebook. Bad input (no story found, a bad ``-p``) is a :class:`~shortskit.errors.ConfigError`
+before any work starts; a story that does not parse or validate is a job that carries its error, and fails alone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shortskit._version import __version__
-from shortskit.errors import ConfigError
+from shortskit.errors import ConfigError, StoryError
 from shortskit.story import Story, load_story
 from shortskit.workspace import file_digest
 
@@ -62,6 +62,8 @@ class Job:
     parameters: dict[str, Any] = field(default_factory=dict)  # papermill parameters, story and output included
     digest: str = ""  # of the story, the files it uses, the parameters, the notebook and shortskit's version
     title: str = ""  # the story's title, for progress lines before the record has one
+    error: str = ""  # why the story cannot run at all (it does not parse or validate): it fails alone, unrun
+    failed_scenes: tuple[int, ...] = ()  # the scene that error is about, if any
 
     @property
     def video(self) -> Path:
@@ -256,13 +258,19 @@ def inputs_digest(story_file: Path, story: Story, parameters: dict[str, Any], no
 def make_jobs(
     stories: Sequence[Path], out_dir: Path, *, notebook: Path, parameters: dict[str, Any] | None = None
 ) -> list[Job]:
-    """One checked job per story (each story is loaded: a malformed one is a StoryError here)."""
+    """One checked job per story. Each story is loaded: one that does not parse or validate is a job with its
+    ``error`` (naming the file, and the scene and field), to be reported as failed without running."""
     params = dict(parameters or {})
     jobs = []
     for path, slug in zip(stories, slugs_for(stories), strict=True):
-        story = load_story(path)
         folder = out_dir / slug
         own = {**params, "story": str(path), "output": str(folder / f"{slug}.mp4")}
+        try:
+            story = load_story(path)
+        except StoryError as exc:
+            why, scenes = str(exc).splitlines()[0], (exc.scene,) if exc.scene else ()
+            jobs.append(Job(slug, path, folder, notebook, own, error=why, failed_scenes=scenes))
+            continue
         digest = inputs_digest(path, story, own, notebook)
         jobs.append(Job(slug, path, folder, notebook, own, digest, story.title))
     return jobs
