@@ -281,6 +281,34 @@ def test_each_story_keeps_its_own_quality_unless_p_quality_sets_one(tmp_path: Pa
         assert x264_crf(tmp_path / "given" / name / f"{name}.mp4") == PRESETS["preview"].crf
 
 
+def test_relative_paths_in_the_environment_mean_where_the_batch_was_started(tmp_path: Path) -> None:
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "batch_probe_module.py").write_text("")
+    probe = "import importlib.util, pathlib\n" + (
+        "pathlib.Path(output).with_suffix('.probe').write_text(str(bool(importlib.util.find_spec('batch_probe_module'))))"
+    )
+    notebook = notebook_with(tmp_path, probe)  # the kernel runs in its folder, tmp_path/nb
+    write_story(tmp_path, tiny(0), "tiny.json")
+    path = os.pathsep.join(["mods", str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {"SHORTSKIT_WORKSPACE": "relws", "PYTHONPATH": path}
+    proc = batch_cli("tiny.json", "-o", "out", "--notebook", notebook, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_short(tmp_path / "out" / "tiny" / "tiny.mp4")
+    assert not (notebook.parent / "relws").exists()
+    assert list((tmp_path / "relws").rglob("*.wav")) and list((tmp_path / "relws").rglob("*.png"))  # the cache
+    assert (tmp_path / "out" / "tiny" / "tiny.probe").read_text() == "True"  # mods/ was on the kernel's path
+
+
+def test_a_relative_p_workspace_is_resolved_here_for_any_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shortskit.batch.jobs import check_parameters
+
+    monkeypatch.chdir(tmp_path)
+    for notebook in (TEMPLATE, notebook_with(tmp_path, "pass")):
+        assert check_parameters([("workspace", "ws")], notebook) == {"workspace": str(tmp_path.resolve() / "ws")}
+
+
 # -- what the batch wrote is never a story ------------------------------------------------------------------
 
 

@@ -219,6 +219,8 @@ def check_parameters(pairs: Iterable[tuple[str, Any]], notebook: Path) -> dict[s
                 raise ConfigError(f"-p {key}: expected a {default}, got {raw!r}")
         params[key] = value
     _check_known(params, notebook)
+    if isinstance(params.get("workspace"), str):  # the kernels run in the notebook's folder, not here
+        params["workspace"] = str(Path(params["workspace"]).expanduser().resolve())
     return params
 
 
@@ -235,8 +237,6 @@ def _check_known(params: dict[str, Any], notebook: Path) -> None:
         value = params.get(key)
         if value is not None and value not in names:
             raise ConfigError(f"-p {key}: unknown provider {value!r}; valid: {', '.join(names)}")
-    if isinstance(params.get("workspace"), str):
-        params["workspace"] = str(Path(params["workspace"]).expanduser().resolve())
 
 
 def _local_files(story: Story) -> list[Path]:
