@@ -1,7 +1,7 @@
 """Batch benchmark: throughput of ``shortskit batch`` offline, and an image-API-bound batch against its bound.
 
-1. Offline: N stories of about 20 s each (eSpeak voice, procedural pictures, music bed, 1080x1920, the
-   template's draft quality) with ``--jobs 1`` and then ``--jobs 2``, each in a fresh workspace. Printed: wall
+1. Offline: N stories of about 20 s each (eSpeak voice, procedural pictures, music bed, 1080x1920, at draft
+   quality: ``-p quality draft``) with ``--jobs 1`` and then ``--jobs 2``, each in a fresh workspace. Printed: wall
    time, seconds and CPU seconds a short, the jobs-2 / jobs-1 throughput ratio, and 180 shorts extrapolated
    from the faster run (target: under 25 minutes on 2 cores).
 2. API-bound: stories whose pictures come from a local imitation of Together's API, rate limited to 6 a minute
@@ -107,7 +107,11 @@ def offline(tmp: Path, n: int) -> None:
         out = tmp / f"out-jobs{jobs}"
         t0 = time.perf_counter()
         result = shortskit.run_batch(
-            stories, out, jobs=jobs, parameters={"workspace": str(tmp / f"ws-jobs{jobs}")}, progress=False
+            stories,
+            out,
+            jobs=jobs,
+            parameters={"quality": "draft", "workspace": str(tmp / f"ws-jobs{jobs}")},
+            progress=False,
         )
         wall = time.perf_counter() - t0
         s = result.summary
@@ -160,7 +164,11 @@ def api_bound(tmp: Path, images: int, rate: float, jobs: int) -> None:
     t0 = time.perf_counter()
     try:
         result = shortskit.run_batch(
-            paths, tmp / "out-api", jobs=jobs, parameters={"workspace": str(tmp / "ws-api")}, progress=False
+            paths,
+            tmp / "out-api",
+            jobs=jobs,
+            parameters={"quality": "draft", "workspace": str(tmp / "ws-api")},
+            progress=False,
         )
     finally:
         api.close()

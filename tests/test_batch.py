@@ -8,8 +8,10 @@ the batch's own kernels; a canary key is looked for in every file a batch leaves
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from shortskit import ffmpeg
-from tests.conftest import ROOT, small_story, write_story
+from tests.conftest import ROOT, small_story, tone, write_story
 from tests.fakeservers import FakeAPI, Received, Reply
 
 pytest.importorskip("papermill", reason="the notebook extra (papermill) is not installed")
@@ -195,27 +198,154 @@ def test_an_edited_story_is_made_again_and_only_it(night: dict[str, Any], tmp_pa
     ("extra", "message"),
     [
         (["missing.json"], "story file not found: missing.json"),
-        (["broken.json"], "broken.json"),
         (["good.json", "-p", "api_key", "sk-x"], "keys come from the environment"),
         (["good.json", "-p", "voice", CANARY], "keys come from the environment"),
         (["good.json", "-p", "colour", "red"], "has no such parameter"),
         (["good.json", "-p", "quality", "superb"], "not one of draft, preview, production"),
         (["good.json", "--jobs", "0"], "--jobs"),
+        (["good.json", "--timeout", "-5"], "--timeout': must be more than 0 seconds"),
+        (["good.json", "--timeout", "0"], "--timeout': must be more than 0 seconds"),
+        (["good.json", "-o", "good.json"], "good.json is a file, not a folder"),
+        (["good.json", "-o", "good.json/shorts"], "good.json is a file"),
         (["--topics", "topics.csv"], "--topics needs a writer"),
         ([], "give story files"),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
     write_story(tmp_path, small_story(), "good.json")
-    write_story(tmp_path, '{"title": "x", "language": "en", "scenes": []}', "broken.json")
     (tmp_path / "topics.csv").write_text("topic\nwhy cats purr\n")
     env = {"SHORTSKIT_WRITER_API_KEY": "", "OPENAI_API_KEY": "", "TOGETHER_API_KEY": CANARY}
-    proc = batch_cli(*extra, "-o", tmp_path / "out", env=env, cwd=tmp_path)
+    proc = batch_cli("-o", tmp_path / "out", *extra, env=env, cwd=tmp_path)  # an -o in extra comes last: it wins
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert CANARY not in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.ipynb"))  # nothing ran
+
+
+def test_a_story_file_that_does_not_parse_or_validate_fails_alone(tmp_path: Path) -> None:
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    write_story(stories, yaml.safe_dump(tiny(0)), "good.yaml")
+    write_story(stories, '{"title": "Broken", "scenes": [', "broken.json")
+    write_story(stories, tiny(1, scenes=[tiny(1)["scenes"][0], {"text": "Hi.", "colour": "red"}]), "invalid.json")
+    out = tmp_path / "out"
+    proc = batch_cli(stories, "-o", out, "-p", "workspace", tmp_path / "ws")
+    assert proc.returncode == 1, proc.stderr
+    assert "error:" not in proc.stderr and "Traceback" not in proc.stderr
+    assert statuses(out) == {"broken": "failed", "good": "done", "invalid": "failed"}
+    assert_short(out / "good" / "good.mp4")
+    why = {
+        "broken": "broken.json: not valid JSON at line 1 column 32",
+        "invalid": "invalid.json: scene 2: colour: is not a known field",
+    }
+    failed = sorted(ln for ln in proc.stderr.splitlines() if ln.startswith("failed:"))
+    assert len(failed) == 2 and failed[0].startswith(f"failed: {stories / 'broken.json'}: {why['broken']}")
+    assert failed[1] == f"failed: {stories / 'invalid.json'} (scene 2): {why['invalid']}"
+    rows = {r["slug"]: r for r in csv.DictReader((out / "summary.csv").read_text().splitlines())}
+    records = {r["slug"]: r for r in summary(out)["stories"]}
+    gallery = (out / "index.html").read_text()
+    for slug, error in why.items():
+        assert rows[slug]["error"].startswith(error) and records[slug]["error"].startswith(error)
+        assert html.escape(error) in gallery
+    assert rows["invalid"]["failed_scenes"] == "2" and records["invalid"]["failed_scenes"] == [2]
+
+
+# -- each story's own settings ------------------------------------------------------------------------------
+
+
+def x264_crf(video: Path) -> float:
+    """The CRF x264 wrote into the stream's own settings (``crf=30.0`` at draft, ``crf=20.0`` at production)."""
+    found = re.search(rb"crf=([0-9.]+)", video.read_bytes())
+    assert found, f"no x264 settings in {video}"
+    return float(found.group(1))
+
+
+def test_each_story_keeps_its_own_quality_unless_p_quality_sets_one(tmp_path: Path) -> None:
+    from shortskit.engines.base import PRESETS
+
+    def story(i: int, quality: str) -> dict[str, Any]:
+        output = {"width": 270, "height": 480, "fps": 15, "quality": quality, "encoder": "libx264"}
+        return tiny(i, output=output)
+
+    fine = write_story(tmp_path, story(0, "production"), "fine.json")
+    rough = write_story(tmp_path, story(1, "draft"), "rough.json")
+    ws = ("-p", "workspace", tmp_path / "ws")
+    own = batch_cli(fine, rough, "-o", tmp_path / "own", *ws)
+    assert own.returncode == 0, own.stderr
+    assert x264_crf(tmp_path / "own" / "fine" / "fine.mp4") == PRESETS["production"].crf
+    assert x264_crf(tmp_path / "own" / "rough" / "rough.mp4") == PRESETS["draft"].crf
+    given = batch_cli(fine, rough, "-o", tmp_path / "given", *ws, "-p", "quality", "preview")
+    assert given.returncode == 0, given.stderr
+    for name in ("fine", "rough"):
+        assert x264_crf(tmp_path / "given" / name / f"{name}.mp4") == PRESETS["preview"].crf
+
+
+def test_relative_paths_in_the_environment_mean_where_the_batch_was_started(tmp_path: Path) -> None:
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "batch_probe_module.py").write_text("")
+    probe = "import importlib.util, pathlib\n" + (
+        "pathlib.Path(output).with_suffix('.probe').write_text(str(bool(importlib.util.find_spec('batch_probe_module'))))"
+    )
+    notebook = notebook_with(tmp_path, probe)  # the kernel runs in its folder, tmp_path/nb
+    write_story(tmp_path, tiny(0), "tiny.json")
+    path = os.pathsep.join(["mods", str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {"SHORTSKIT_WORKSPACE": "relws", "PYTHONPATH": path}
+    proc = batch_cli("tiny.json", "-o", "out", "--notebook", notebook, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_short(tmp_path / "out" / "tiny" / "tiny.mp4")
+    assert not (notebook.parent / "relws").exists()
+    assert list((tmp_path / "relws").rglob("*.wav")) and list((tmp_path / "relws").rglob("*.png"))  # the cache
+    assert (tmp_path / "out" / "tiny" / "tiny.probe").read_text() == "True"  # mods/ was on the kernel's path
+
+
+def test_a_relative_p_workspace_is_resolved_here_for_any_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shortskit.batch.jobs import check_parameters
+
+    monkeypatch.chdir(tmp_path)
+    for notebook in (TEMPLATE, notebook_with(tmp_path, "pass")):
+        assert check_parameters([("workspace", "ws")], notebook) == {"workspace": str(tmp_path.resolve() / "ws")}
+
+
+# -- what the batch wrote is never a story ------------------------------------------------------------------
+
+
+def test_a_batch_into_its_own_story_folder_runs_again_and_skips_what_it_made(tmp_path: Path) -> None:
+    folder = tmp_path / "st5"
+    folder.mkdir()
+    write_story(folder, tiny(0), "good.json")
+    ws = ("-p", "workspace", tmp_path / "ws")
+    first = batch_cli(".", "-o", ".", *ws, cwd=folder)
+    assert first.returncode == 0, first.stderr
+    assert (folder / "summary.json").is_file() and (folder / "good" / "good.json").is_file()
+    for given in (".", "*", "**/*.json"):  # its report, and every file of its story folder, are left out
+        again = batch_cli(given, "-o", ".", *ws, cwd=folder)
+        assert again.returncode == 0, f"{given}: {again.stderr}"
+        assert statuses(folder) == {"good": "skipped"}, given
+    named = batch_cli("summary.json", "-o", ".", *ws, cwd=folder)
+    assert named.returncode == 2 and named.stderr.strip().splitlines() == [
+        "error: summary.json is the batch's report, not a story to render"
+    ]
+
+
+def test_the_files_a_batch_writes_are_never_found_as_stories(tmp_path: Path) -> None:
+    from shortskit.batch.jobs import find_stories
+    from shortskit.errors import ConfigError
+
+    out = tmp_path / "out"
+    for rel in ("summary.json", ".batch/x.json", "_stories/written-abc123.json", "s1/job.json", "s1/s1.json",
+                "s1/s1.result.json", "s2/s2.ipynb", "s2/s2.json", "mine/mine.json", "own.yaml"):  # fmt: skip
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("{}")
+    mine = [out / "mine" / "mine.json", out / "own.yaml"]  # a folder without a job record is the user's
+    assert find_stories([out / "**" / "*.json", out / "*.yaml"], out_dir=out) == mine
+    assert find_stories([out], out_dir=out) == mine[1:]
+    assert find_stories([out / "summary.json"]) == [out / "summary.json"]  # another batch's folder: as given
+    for rel, what in (("_stories/written-abc123.json", "--topics"), ("s1/s1.json", "story folder s1/")):
+        with pytest.raises(ConfigError, match=what):
+            find_stories([out / rel], out_dir=out)
 
 
 # -- resume after kill -9 ----------------------------------------------------------------------------------
@@ -508,6 +638,32 @@ def test_an_existing_dask_scheduler_runs_the_batch_and_keeps_the_rate(
     workers = {json.loads((out / f"c{i}" / "job.json").read_text())["worker"] for i in range(2)}
     assert {int(w.rsplit(":", 1)[1]) for w in workers} <= pids  # run by the scheduler's own workers
     assert not (out / ".batch").exists() and files_holding(out, CANARY) == []
+
+
+def test_run_batch_refuses_a_timeout_that_is_not_more_than_0(tmp_path: Path) -> None:
+    from shortskit import run_batch
+    from shortskit.errors import ConfigError
+
+    story = write_story(tmp_path, small_story())
+    for timeout in (0, -5.0, float("nan")):
+        with pytest.raises(ConfigError, match="timeout must be more than 0 seconds"):
+            run_batch(story, tmp_path / "out", timeout=timeout, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_glob_or_a_folder_gives_story_files_only_a_named_file_is_taken_as_given(tmp_path: Path) -> None:
+    from shortskit.batch.jobs import find_stories
+    from shortskit.errors import ConfigError
+
+    stories = [write_story(tmp_path, small_story(), name) for name in ("a.json", "b.YAML", "c.yml")]
+    tone(tmp_path / "silence.wav", 0.2)
+    (tmp_path / "notes.txt").write_text("not a story")
+    (tmp_path / "sub.json").mkdir()
+    assert find_stories([tmp_path / "*"]) == find_stories([tmp_path]) == stories
+    assert find_stories([tmp_path / "[as]*"]) == stories[:1]
+    assert find_stories([tmp_path / "silence.wav"]) == [tmp_path / "silence.wav"]  # named: as given
+    with pytest.raises(ConfigError, match=r"no story files \(.json, .yaml\) match .*\*.wav"):
+        find_stories([tmp_path / "*.wav"])
 
 
 def test_cores_are_shared_out_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:

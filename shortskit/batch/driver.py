@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import DEFAULT_NOTEBOOK, Job, check_parameters, find_stories, make_jobs
+from shortskit.batch.jobs import (
+    BATCH_DIR,
+    DEFAULT_NOTEBOOK,
+    TOPIC_STORIES,
+    Job,
+    check_parameters,
+    find_stories,
+    make_jobs,
+)
 from shortskit.batch.report import failure_line, totals, write_report
 from shortskit.batch.runner import SlotSettings, read_record, run_local
 from shortskit.engines.ffmpeg import THREADS_ENV
@@ -21,8 +29,7 @@ from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
 
 __all__ = ["BatchResult", "Shares", "cores", "run_batch", "shares"]
 
-RATE_DB = ".batch/rates.sqlite"  # under OUTDIR: the rate limits every job of the batch shares
-TOPIC_STORIES = "_stories"  # under OUTDIR: stories written from topics (no slug has an underscore)
+RATE_DB = f"{BATCH_DIR}/rates.sqlite"  # under OUTDIR: the rate limits every job of the batch shares
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,28 @@ def _resumable(job: Job) -> dict[str, Any] | None:
     return {**prior, "status": "skipped"} if made and prior and job.video.is_file() else None
 
 
+def _unrunnable(job: Job) -> dict[str, Any]:
+    """The record of a story that cannot run (its file does not parse or validate): a failure, never run."""
+    return {"slug": job.slug, "story": str(job.story), "title": job.title, "status": "failed", "error": job.error,
+            "failed_scenes": list(job.failed_scenes), "ename": "StoryError"}  # fmt: skip
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output folder that cannot be one (an existing file, or a path under one) before any work."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {out} is a file, not a folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"cannot make the output folder {out}: {above} is a file")
+
+
+def _make_output(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the output folder {out}: {exc.strerror or exc}") from None
+
+
 def run_batch(
     stories: str | Path | Sequence[str | Path] = (),
     out_dir: str | Path = "shorts",
@@ -139,20 +168,26 @@ def run_batch(
     a re-run skips the stories already made from the same inputs (``force`` redoes them). ``parameters``
     go to the notebook (never a key: keys come from the workers' environment). ``cluster``: ``"local"`` for a
     dask LocalCluster, or a scheduler address; ``topics``: a CSV of topics the writer makes stories of first.
-    ``timeout``: seconds a notebook cell may run. Bad input raises before any work; failed stories are in
-    the result (``exit_code`` 1), never raised.
+    ``timeout``: seconds a notebook cell may run. Bad input (no stories, a missing notebook, a bad parameter)
+    raises before any work; failed stories, a story file that does not parse or validate among them, are in the
+    result (``exit_code`` 1), never raised.
     """
     started = time.perf_counter()
     out = Path(out_dir).expanduser().resolve()
     template = Path(notebook).expanduser().resolve() if notebook else DEFAULT_NOTEBOOK
     if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs must be 1 or more, got {jobs}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be more than 0 seconds (None: no limit), got {timeout}")
+    _check_output(out)
     if not template.is_file():
         raise ConfigError(f"notebook not found: {template}" + ("" if notebook else " (pass one with --notebook)"))
     params = check_parameters(_pairs(parameters), template)
     if not stories and topics is None:
         raise ConfigError("no stories given (story files, folders or globs, or --topics FILE)")
-    paths = find_stories([stories] if isinstance(stories, (str, Path)) else stories) if stories else []
+    given = [stories] if isinstance(stories, (str, Path)) else stories
+    paths = find_stories(given, out_dir=out) if stories else []  # never the files a batch wrote into out
+    _make_output(out)
     topic_failures: list[dict[str, Any]] = []
     if topics is not None:
         from shortskit.batch.topics import read_topics, write_stories
@@ -165,6 +200,9 @@ def run_batch(
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for job in planned:
+        if job.error:  # it does not parse or validate: it fails alone, and the others go on
+            records[job.slug] = _unrunnable(job)
+            continue
         prior = None if force else _resumable(job)
         if prior is None:
             todo.append(job)

@@ -1,8 +1,8 @@
 """What a batch will do: the stories found, a slug and a folder for each, their notebook parameters checked, and
 the digest of everything that decides a story's outputs (a re-run skips the stories whose digest is unchanged).
 
-Nothing here runs a notebook; bad input (a missing or malformed story, a bad ``-p``) is a
-:class:`~shortskit.errors.ConfigError` or :class:`~shortskit.errors.StoryError` before any work starts.
+Nothing here runs a notebook. Bad input (no story found, a bad ``-p``) is a :class:`~shortskit.errors.ConfigError`
+before any work starts; a story that does not parse or validate is a job that carries its error, and fails alone.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from shortskit._version import __version__
-from shortskit.errors import ConfigError
+from shortskit.errors import ConfigError, StoryError
 from shortskit.story import Story, load_story
 from shortskit.workspace import file_digest
 
 __all__ = [
+    "BATCH_DIR",
     "DEFAULT_NOTEBOOK",
+    "REPORT_FILES",
+    "TOPIC_STORIES",
     "Job",
     "check_parameters",
     "find_stories",
@@ -33,9 +36,14 @@ __all__ = [
     "parse_value",
     "secret_values",
     "slugs_for",
+    "written_by_batch",
 ]
 
 STORY_SUFFIXES = (".json", ".yaml", ".yml")
+# What a batch writes into OUTDIR besides a folder per story: never read back as stories.
+REPORT_FILES = ("summary.csv", "summary.json", "index.html")
+BATCH_DIR = ".batch"  # the batch's own state (the rate limits its jobs share)
+TOPIC_STORIES = "_stories"  # stories written from --topics (no slug has an underscore)
 # The notebook the batch runs per story: the one in the repository's notebooks/ folder.
 DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "make_short.ipynb"
 SET_BY_BATCH = ("story", "output")  # parameters every job gets from the batch itself
@@ -54,6 +62,8 @@ class Job:
     parameters: dict[str, Any] = field(default_factory=dict)  # papermill parameters, story and output included
     digest: str = ""  # of the story, the files it uses, the parameters, the notebook and shortskit's version
     title: str = ""  # the story's title, for progress lines before the record has one
+    error: str = ""  # why the story cannot run at all (it does not parse or validate): it fails alone, unrun
+    failed_scenes: tuple[int, ...] = ()  # the scene that error is about, if any
 
     @property
     def video(self) -> Path:
@@ -87,22 +97,55 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def find_stories(items: Iterable[str | Path]) -> list[Path]:
-    """Story files from files, folders of them (``.json``/``.yaml``, not recursive) and glob patterns."""
+def written_by_batch(path: Path, out_dir: Path) -> str | None:
+    """What ``path`` is when a batch into ``out_dir`` wrote it (its report, its state, a story written from
+    topics, a file of a story's folder); None for any other file. Both paths absolute."""
+    try:
+        parts = path.relative_to(out_dir).parts
+    except ValueError:
+        return None
+    if len(parts) == 1:
+        return "the batch's report" if parts[0] in REPORT_FILES else None
+    if parts[0] == BATCH_DIR:
+        return "the batch's own state"
+    if parts[0] == TOPIC_STORIES:
+        return "a story the batch wrote from --topics (--topics renders it)"
+    folder = out_dir / parts[0]  # a story's folder: it holds the job's record, its notebook or its result
+    kept = ("job.json", f"{folder.name}.ipynb", f"{folder.name}.result.json")
+    return f"a file of the story folder {parts[0]}/" if any((folder / n).is_file() for n in kept) else None
+
+
+def _is_story_file(path: Path, out_dir: Path | None) -> bool:
+    if path.suffix.lower() not in STORY_SUFFIXES or not path.is_file():
+        return False
+    return out_dir is None or written_by_batch(path.resolve(), out_dir) is None
+
+
+def find_stories(items: Iterable[str | Path], *, out_dir: Path | None = None) -> list[Path]:
+    """Story files from files, folders of them and glob patterns.
+
+    A folder (not recursive) or a glob gives its ``.json``/``.yaml``/``.yml`` files only, leaving out the files
+    a batch into ``out_dir`` (absolute) writes; a file named explicitly is taken as given, unless it is one of
+    those (then a :class:`ConfigError`).
+    """
     found: list[Path] = []
     for item in items:
         text = str(item)
         path = Path(text).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in STORY_SUFFIXES and p.is_file())
+            matches = sorted(p for p in path.iterdir() if _is_story_file(p, out_dir))
             if not matches:
                 raise ConfigError(f"no story files (.json, .yaml) in folder {path}")
         elif any(ch in text for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            globbed = map(Path, glob.glob(str(path), recursive=True))
+            matches = sorted(p for p in globbed if _is_story_file(p, out_dir))
             if not matches:
-                raise ConfigError(f"no story files match {text}")
+                raise ConfigError(f"no story files (.json, .yaml) match {text}")
         elif path.is_file():
             matches = [path]
+            what = written_by_batch(path.resolve(), out_dir) if out_dir is not None else None
+            if what:
+                raise ConfigError(f"{text} is {what}, not a story to render")
         else:
             raise ConfigError(f"story file not found: {text}")
         found += [m.resolve() for m in matches]
@@ -176,6 +219,8 @@ def check_parameters(pairs: Iterable[tuple[str, Any]], notebook: Path) -> dict[s
                 raise ConfigError(f"-p {key}: expected a {default}, got {raw!r}")
         params[key] = value
     _check_known(params, notebook)
+    if isinstance(params.get("workspace"), str):  # the kernels run in the notebook's folder, not here
+        params["workspace"] = str(Path(params["workspace"]).expanduser().resolve())
     return params
 
 
@@ -192,8 +237,6 @@ def _check_known(params: dict[str, Any], notebook: Path) -> None:
         value = params.get(key)
         if value is not None and value not in names:
             raise ConfigError(f"-p {key}: unknown provider {value!r}; valid: {', '.join(names)}")
-    if isinstance(params.get("workspace"), str):
-        params["workspace"] = str(Path(params["workspace"]).expanduser().resolve())
 
 
 def _local_files(story: Story) -> list[Path]:
@@ -215,13 +258,19 @@ def inputs_digest(story_file: Path, story: Story, parameters: dict[str, Any], no
 def make_jobs(
     stories: Sequence[Path], out_dir: Path, *, notebook: Path, parameters: dict[str, Any] | None = None
 ) -> list[Job]:
-    """One checked job per story (each story is loaded: a malformed one is a StoryError here)."""
+    """One checked job per story. Each story is loaded: one that does not parse or validate is a job with its
+    ``error`` (naming the file, and the scene and field), to be reported as failed without running."""
     params = dict(parameters or {})
     jobs = []
     for path, slug in zip(stories, slugs_for(stories), strict=True):
-        story = load_story(path)
         folder = out_dir / slug
         own = {**params, "story": str(path), "output": str(folder / f"{slug}.mp4")}
+        try:
+            story = load_story(path)
+        except StoryError as exc:
+            why, scenes = str(exc).splitlines()[0], (exc.scene,) if exc.scene else ()
+            jobs.append(Job(slug, path, folder, notebook, own, error=why, failed_scenes=scenes))
+            continue
         digest = inputs_digest(path, story, own, notebook)
         jobs.append(Job(slug, path, folder, notebook, own, digest, story.title))
     return jobs

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import secret_values
+from shortskit.batch.jobs import REPORT_FILES, secret_values
 from shortskit.workspace import atomic_path
 
 __all__ = ["COLUMNS", "failure_line", "poster", "totals", "write_report"]
@@ -152,7 +152,7 @@ def write_report(out_dir: Path, records: Sequence[dict[str, Any]], summary: dict
     rows = [_row(r, out_dir) for r in records]
     for record, row in zip(records, rows, strict=True):
         record["poster"] = row["poster"]
-    paths = {name: out_dir / name for name in ("summary.csv", "summary.json", "index.html")}
+    paths = {name: out_dir / name for name in REPORT_FILES}
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=COLUMNS)
     writer.writeheader()

@@ -24,9 +24,14 @@ from typing import Any
 from shortskit.batch.jobs import Job, secret_values
 from shortskit.workspace import atomic_path
 
-__all__ = ["JobSlot", "SlotSettings", "read_record", "run_local", "scrub"]
+__all__ = ["PATH_ENVS", "PATH_LISTS", "JobSlot", "SlotSettings", "absolute_paths", "read_record", "run_local", "scrub"]
 
 OnRecord = Callable[[dict[str, Any]], None]
+# Environment variables that hold a path (PYTHONPATH: a list of them). A kernel runs in its notebook's folder, so
+# a relative one is made absolute against the folder the batch was started from before the kernel starts.
+PATH_ENVS = ("SHORTSKIT_WORKSPACE", "SHORTSKIT_RATE_DB", "SHORTSKIT_CHATTERBOX_DIR", "SHORTSKIT_MMS_MODEL",
+             "SHORTSKIT_WHISPER_MODEL", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "TORCH_HOME")  # fmt: skip
+PATH_LISTS = ("PYTHONPATH",)  # os.pathsep-separated paths
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,24 @@ def scrub(paths: Sequence[Path], secrets: Sequence[str]) -> None:
         if clean != text:
             with atomic_path(path) as tmp:
                 tmp.write_text(clean, encoding="utf-8")
+
+
+def absolute_paths(env: dict[str, str], base: Path) -> dict[str, str]:
+    """``env`` with every relative path of :data:`PATH_ENVS` and :data:`PATH_LISTS` made absolute under ``base``."""
+
+    def absolute(value: str) -> str:
+        if not value or Path(value).expanduser().is_absolute():
+            return value
+        return str(base / value)
+
+    fixed = dict(env)
+    for name in PATH_ENVS:
+        if fixed.get(name, "").strip():
+            fixed[name] = absolute(fixed[name].strip())
+    for name in PATH_LISTS:
+        if fixed.get(name):
+            fixed[name] = os.pathsep.join(absolute(p) for p in fixed[name].split(os.pathsep))
+    return fixed
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -108,7 +131,8 @@ class JobSlot:
         from shortskit.batch.warm import WarmKernel
 
         if self.kernel is None:
-            env = {**os.environ, **self.settings.env}
+            # this process's folder: where the batch was started (or, on dask, where the worker was)
+            env = absolute_paths({**os.environ, **self.settings.env}, Path.cwd())
             self.kernel = WarmKernel(kernel_name=self.settings.kernel_name, cwd=notebook.parent, env=env)
             self._stats = self.kernel.stats()
         return self.kernel

@@ -42,6 +42,13 @@ def _click_types() -> Any:
     return types
 
 
+def _positive(value: float | None) -> float | None:
+    # typer's min= lets the bound itself through, and 0 (or -5) would silently mean no limit at all
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be more than 0 seconds, got {value:g}")
+    return value
+
+
 @app.command(cls=_BatchCommand)
 def batch(
     stories: Annotated[
@@ -76,7 +83,10 @@ def batch(
         typer.Option("--topics", help="CSV of topics (topic[,language[,scenes]]): the writer makes the stories."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a notebook cell may run (default: no limit).")
+        float | None,
+        typer.Option(
+            "--timeout", callback=_positive, help="Seconds a notebook cell may run, more than 0 (default: no limit)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Run every story again, even those already made.")] = False,
 ) -> None:
