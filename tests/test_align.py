@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,16 @@ def test_align_command_names_what_it_cannot_read(cases: dict[str, Spoken], tmp_p
     assert "voice=" not in str(raised.value) and "story" not in str(raised.value)
 
 
+def test_a_scene_recording_that_is_not_audio_is_a_located_error(tmp_path: Path) -> None:
+    for path, problem in _unreadable_files(tmp_path):
+        scenes = [{"text": "Hello.", "image_prompt": "sky"}, {"text": "Hi.", "image_prompt": "x", "audio": path.name}]
+        story_file = write_story(tmp_path, small_story(scenes=scenes))
+        proc = subprocess.run(
+            [sys.executable, "-m", "shortskit", "validate", story_file], capture_output=True, text=True
+        )
+        assert (proc.returncode, proc.stderr) == (2, f"error: story.json: scene 2: audio: {path.name}: {problem}\n")
+
+
 # -- in renders ------------------------------------------------------------------------------------------
 
 
@@ -301,9 +312,17 @@ def test_a_recording_that_does_not_say_the_text_names_the_scene(tmp_path: Path) 
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error: me.m4a: scene 2: the audio does not seem to say this text")
+    assert proc.stderr.strip().startswith(
+        "error: story.json: scene 2: audio: me.m4a: the audio does not seem to say this text"
+    )
     missing = write_story(
         tmp_path, small_story(scenes=[{"text": "Hi.", "image_prompt": "x", "audio": "gone.wav"}]), "m.json"
     )
     proc = subprocess.run([sys.executable, "-m", "shortskit", "validate", missing], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: m.json: scene 1: audio: recording not found")
+    unspoken = write_story(tmp_path, {**data, "language": "xx", "voice": {"provider": "openai"}}, "x.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "shortskit", "validate", unspoken], capture_output=True, text=True,
+        env={**os.environ, "OPENAI_API_KEY": "sk-test"},
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: x.json: language: eSpeak has no voice for 'xx'")
