@@ -98,8 +98,10 @@ def align(audio: str | Path, text: str, *, language: str = "en", aligner: str = 
     """Where each word of ``text`` is heard in ``audio`` (any file ffmpeg reads), in seconds.
 
     One :class:`Word` per whitespace-separated word of ``text``, in order, punctuation kept. Raises
-    :class:`NoSpeechError` when the audio holds no speech, :class:`TextMismatchError` when it does not say
-    the text and :class:`AlignmentError` when it is not audio at all (each names the file).
+    :class:`NoSpeechError` when the audio holds no speech, :class:`TextMismatchError` when it plainly does not
+    say the text and :class:`AlignmentError` when it is not audio at all (each names the file). The model-free
+    aligner's test is coarse: speech far too long or short for the text, or (8 words and 5 s of speech or
+    more) plainly another text; another text of about the same length can pass, a short one nearly always.
     """
     path = Path(audio)
     if not path.is_file():
