@@ -86,11 +86,8 @@ def _image_problem(path: Path) -> str | None:
 
 
 def _audio_problem(path: Path) -> str | None:
-    try:
-        info = ffmpeg.probe(path)
-    except ShortskitError:
-        info = None
-    return None if info is not None and info.has_audio else f"cannot read {path.name} as audio"
+    problem = ffmpeg.audio_problem(path)
+    return None if problem is None else f"{path.name}: {problem}"
 
 
 # a scene's own files: the field, what it is called, and how to tell it cannot be read
@@ -111,6 +108,23 @@ def _check_scene_files(story: Story, deep: bool) -> None:
             found = problem(path) if deep else None
             if found is not None:
                 raise StoryError(found, file=story.source, scene=i, field=field)
+
+
+def _check_recordings_language(story: Story) -> None:
+    """The scenes' own recordings are aligned with the text read by eSpeak: it must speak the story's language."""
+    from shortskit.alignment import aligner_id, speaks
+
+    if (
+        any(s.audio is not None for s in story.scenes)
+        and aligner_id().startswith("dtw/")
+        and not speaks(story.language)
+    ):
+        raise StoryError(
+            f"eSpeak has no voice for {story.language!r}, and the aligner reads the text of the scenes' own "
+            "recordings (audio:) with eSpeak; use a language it speaks (such as en, es, fr or pt-BR)",
+            file=story.source,
+            field="language",
+        )
 
 
 def checked_providers(
@@ -137,6 +151,7 @@ def checked_providers(
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="language") from None
     _check_scene_files(story, deep)
+    _check_recordings_language(story)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)

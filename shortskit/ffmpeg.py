@@ -22,6 +22,7 @@ from shortskit.errors import ConfigError, RenderError
 
 __all__ = [
     "MediaInfo",
+    "audio_problem",
     "decode_audio",
     "ffmpeg_exe",
     "filter_escape",
@@ -147,6 +148,24 @@ def probe(path: str | Path) -> MediaInfo:
                 channels = int(c.group(1))
             info.update(audio_codec=m.group(1), sample_rate=int(m.group(2)), channels=channels)
     return MediaInfo(**info)  # type: ignore[arg-type]
+
+
+def audio_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as audio, in words for the person who gave it (None when it can).
+
+    "file not found", "the file is empty", "not audio ffmpeg can read" (a text file, random bytes, a broken
+    header) or "has no audio stream" (a picture, a silent video).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "file not found"
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    try:
+        info = probe(path)
+    except RenderError:
+        return "not audio ffmpeg can read"
+    return None if info.has_audio else "has no audio stream"
 
 
 def decode_audio(

@@ -210,8 +210,8 @@ async def _recording(ctx: Context, story: Story, index: int) -> Speech:
     def timings(speech: Speech) -> tuple[tuple[Word, ...], str]:
         try:
             return tuple(alignment.align(speech.path, scene.text, language=story.language)), alignment.aligner_id()
-        except AlignmentError as exc:
-            raise type(exc)(exc.message, file=src.name, scene=n) from None
+        except AlignmentError as exc:  # located like a story error: the story, the scene, its audio field
+            raise type(exc)(f"{src.name}: {exc.message}", file=story.source, scene=n, field="audio") from None
 
     return await _timed_voice(ctx, key, n, convert, timings)
 

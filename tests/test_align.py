@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,67 @@ def test_align_command(cases: dict[str, Spoken], tmp_path: Path) -> None:
     assert missing_model.returncode == 2 and "the whisper aligner cannot run here" in missing_model.stderr
 
 
+def _unreadable_files(folder: Path) -> list[tuple[Path, str]]:
+    """Files that are not speech, each with what the user is told about it."""
+    noise = folder / "noise.bin"
+    noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    empty = folder / "empty.wav"
+    empty.write_bytes(b"")
+    notes = folder / "notes.txt"
+    notes.write_text("Hello there, this is text, not audio.\n", encoding="utf-8")
+    broken = folder / "broken.wav"
+    broken.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)))
+    clip = folder / "clip.mp4"  # a video without sound
+    ffmpeg.run(
+        ["-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1", "-pix_fmt", "yuv420p", clip]
+    )
+    picture = folder / "picture.png"
+    ffmpeg.run(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1", picture])
+    return [
+        (noise, "not audio ffmpeg can read"),
+        (empty, "the file is empty"),
+        (notes, "not audio ffmpeg can read"),
+        (broken, "not audio ffmpeg can read"),
+        (clip, "has no audio stream"),
+        (picture, "has no audio stream"),
+    ]
+
+
+def test_align_command_names_what_it_cannot_read(cases: dict[str, Spoken], tmp_path: Path) -> None:
+    def run(*args: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shortskit", "align", *map(str, args)], capture_output=True, text=True
+        )
+
+    for path, problem in _unreadable_files(tmp_path):
+        proc = run(path, "Hello there.")
+        assert (proc.returncode, proc.stderr) == (2, f"error: {path.name}: {problem}\n")
+        with pytest.raises(shortskit.AlignmentError, match=f"^{path.name}: {problem}$"):
+            shortskit.align(path, "Hello there.")
+    case = cases["en_f3_140"]
+    proc = run(case.path, f"@{tmp_path / 'nofile.txt'}")
+    assert (proc.returncode, proc.stderr) == (2, "error: nofile.txt: text file not found\n")
+    (tmp_path / "latin1.txt").write_bytes("Espero, señor.".encode("latin-1"))
+    proc = run(case.path, f"@{tmp_path / 'latin1.txt'}")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: latin1.txt: not UTF-8 text")
+    proc = run(case.path, case.text, "--language", "xx")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --language xx: eSpeak")
+    assert "pass --language with a language eSpeak speaks" in proc.stderr and "voice=" not in proc.stderr
+    with pytest.raises(shortskit.ConfigError, match="eSpeak has no voice for language 'xx'") as raised:
+        shortskit.align(case.path, case.text, language="xx")
+    assert "voice=" not in str(raised.value) and "story" not in str(raised.value)
+
+
+def test_a_scene_recording_that_is_not_audio_is_a_located_error(tmp_path: Path) -> None:
+    for path, problem in _unreadable_files(tmp_path):
+        scenes = [{"text": "Hello.", "image_prompt": "sky"}, {"text": "Hi.", "image_prompt": "x", "audio": path.name}]
+        story_file = write_story(tmp_path, small_story(scenes=scenes))
+        proc = subprocess.run(
+            [sys.executable, "-m", "shortskit", "validate", story_file], capture_output=True, text=True
+        )
+        assert (proc.returncode, proc.stderr) == (2, f"error: story.json: scene 2: audio: {path.name}: {problem}\n")
+
+
 # -- in renders ------------------------------------------------------------------------------------------
 
 
@@ -250,9 +312,17 @@ def test_a_recording_that_does_not_say_the_text_names_the_scene(tmp_path: Path) 
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error: me.m4a: scene 2: the audio does not seem to say this text")
+    assert proc.stderr.strip().startswith(
+        "error: story.json: scene 2: audio: me.m4a: the audio does not seem to say this text"
+    )
     missing = write_story(
         tmp_path, small_story(scenes=[{"text": "Hi.", "image_prompt": "x", "audio": "gone.wav"}]), "m.json"
     )
     proc = subprocess.run([sys.executable, "-m", "shortskit", "validate", missing], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: m.json: scene 1: audio: recording not found")
+    unspoken = write_story(tmp_path, {**data, "language": "xx", "voice": {"provider": "openai"}}, "x.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "shortskit", "validate", unspoken], capture_output=True, text=True,
+        env={**os.environ, "OPENAI_API_KEY": "sk-test"},
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: x.json: language: eSpeak has no voice for 'xx'")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from shortskit.errors import AlignmentError, ConfigError, NoSpeechError, TextMismatchError
+from shortskit.errors import AlignmentError, ConfigError, NoSpeechError, RenderError, TextMismatchError
 from shortskit.providers.base import Speech, Word
 from shortskit.timing import estimate_words
 
@@ -25,6 +25,7 @@ __all__ = [
     "align",
     "aligner_id",
     "available_aligners",
+    "speaks",
     "words_for",
 ]
 
@@ -38,7 +39,23 @@ Backend = Callable[[Path, str, str], list[Word]]
 def _dtw(audio: Path, text: str, language: str) -> list[Word]:
     from shortskit.alignment.dtw import align_file
 
+    if not speaks(language):
+        raise ConfigError(
+            f"eSpeak has no voice for language {language!r}, and the dtw aligner reads the text with eSpeak; "
+            "give a language it speaks (such as en, es, fr or pt-BR)"
+        )
     return align_file(audio, text, language)
+
+
+def speaks(language: str) -> bool:
+    """True when eSpeak NG, which the model-free aligner reads the text with, has a voice for ``language``."""
+    from shortskit import espeak
+
+    try:
+        espeak.check_voice(None, language)
+    except ConfigError:
+        return False
+    return True
 
 
 def _models() -> dict[str, tuple[Callable[[], str | None], Backend]]:
@@ -81,8 +98,10 @@ def align(audio: str | Path, text: str, *, language: str = "en", aligner: str = 
     """Where each word of ``text`` is heard in ``audio`` (any file ffmpeg reads), in seconds.
 
     One :class:`Word` per whitespace-separated word of ``text``, in order, punctuation kept. Raises
-    :class:`NoSpeechError` when the audio holds no speech and :class:`TextMismatchError` when it does not say
-    the text (both name the file).
+    :class:`NoSpeechError` when the audio holds no speech, :class:`TextMismatchError` when it plainly does not
+    say the text and :class:`AlignmentError` when it is not audio at all (each names the file). The model-free
+    aligner's test is coarse: speech far too long or short for the text, or (8 words and 5 s of speech or
+    more) plainly another text; another text of about the same length can pass, a short one nearly always.
     """
     path = Path(audio)
     if not path.is_file():
@@ -96,6 +115,11 @@ def align(audio: str | Path, text: str, *, language: str = "en", aligner: str = 
         if exc.file is None:
             raise type(exc)(exc.message, file=path.name, scene=exc.scene) from None
         raise
+    except RenderError as exc:  # ffmpeg could not decode it: say why (asked only now, the common case costs nothing)
+        from shortskit.ffmpeg import audio_problem
+
+        problem = audio_problem(path) or f"ffmpeg cannot decode its audio ({exc})"
+        raise AlignmentError(problem, file=path.name) from None
 
 
 def words_for(

@@ -33,13 +33,19 @@ def align(
 ) -> None:
     """Word timings for your own recording (or any speech): one line per word of TEXT, in seconds."""
     from shortskit.alignment import align as find_words
+    from shortskit.alignment import aligner_id, speaks
     from shortskit.errors import ConfigError
 
     with reported():
         if as_json and as_srt:
             raise ConfigError("use --json or --srt, not both")
         if text.startswith("@"):
-            text = Path(text[1:]).read_text(encoding="utf-8")
+            text = _read_text(Path(text[1:]))
+        if aligner_id(aligner.value).startswith("dtw/") and not speaks(language):
+            raise ConfigError(
+                f"--language {language}: eSpeak, which the dtw aligner reads the text with, has no voice for it; "
+                "pass --language with a language eSpeak speaks (such as en, es, fr or pt-BR)"
+            )
         words = find_words(audio, text, language=language, aligner=aligner.value)
     if as_json:
         rows = [{"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in words]
@@ -53,3 +59,19 @@ def align(
     else:
         for w in words:
             typer.echo(f"{w.start:8.3f} {w.end:8.3f}  {w.text}")
+
+
+def _read_text(path: Path) -> str:
+    """The text of ``@FILE``; a file that is missing or not UTF-8 text is the user's to fix (exit 2)."""
+    from shortskit.errors import ConfigError
+
+    if not path.exists():
+        raise ConfigError(f"{path.name}: text file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path.name}: is a folder, not a text file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8 text (save the text file as UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot read the text file ({exc.strerror or exc})") from None
