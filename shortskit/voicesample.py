@@ -87,7 +87,9 @@ def _decode(path: Path) -> tuple[np.ndarray, float | None]:
         raise _bad(path, f"cannot decode its audio ({exc})") from None
     seconds = len(samples) / SAMPLE_RATE
     if seconds < MIN_SECONDS:
-        raise _bad(path, f"is only {seconds:.1f} s long; a voice sample needs at least {MIN_SECONDS:g} s (of clear speech)")
+        raise _bad(
+            path, f"is only {seconds:.1f} s long; a voice sample needs at least {MIN_SECONDS:g} s (of clear speech)"
+        )
     limit = int(MAX_SECONDS * SAMPLE_RATE)
     if len(samples) <= limit:
         return samples, None
