@@ -37,7 +37,7 @@ BAD = {
     "bad voice option": (_story(voice={"provider": "espeak", "rate": 5000}), "story.json: voice: "),
     "unknown voice option": (_story(voice={"provider": "espeak", "colour": 1}), "has no option 'colour'"),
     "missing music file": (_story(music={"file": "song.mp3"}), "story.json: music.file: file not found"),
-    "corrupt music file": (_story(music={"file": "corrupt.png"}), "story.json: music.file: cannot read corrupt.png as audio"),
+    "corrupt music file": (_story(music={"file": "corrupt.png"}), "story.json: music.file: corrupt.png: has no audio stream"),
 }  # fmt: skip
 
 
