@@ -236,13 +236,8 @@ def _inputs(story: Story) -> dict[Path, str]:
     found: dict[Path, str] = {}
     if story.path is not None:
         found[story.path.resolve()] = "the story"
-    for n, scene in enumerate(story.scenes, 1):
-        for field in ("image", "audio"):
-            if value := getattr(scene, field):
-                found.setdefault(story.resolve(value).resolve(), f"scene {n}'s {field}")
-    for value, what in ((story.music.file, "the story's music.file"), (story.captions.font_file, "its font_file")):
-        if value:
-            found.setdefault(story.resolve(value).resolve(), what)
+    for what, path in story.local_files():
+        found.setdefault(path.resolve(), what)
     return found
 
 

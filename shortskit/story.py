@@ -268,6 +268,13 @@ class Story(_Model):
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self._base_dir / p)
 
+    def local_files(self) -> list[tuple[str, Path]]:
+        """The files the story reads, each with what it is ("scene 2's audio", "music.file"), resolved."""
+        named = [(f"scene {n}'s {field}", getattr(s, field)) for n, s in enumerate(self.scenes, 1)
+                 for field in ("image", "audio")]  # fmt: skip
+        named += [("music.file", self.music.file), ("captions.font_file", self.captions.font_file)]
+        return [(what, self.resolve(value)) for what, value in named if value]
+
     def scene_pause(self, index: int) -> float:
         """Seconds of silence after scene ``index`` (0-based)."""
         p = self.scenes[index].pause

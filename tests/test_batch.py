@@ -723,3 +723,28 @@ def test_the_gallery_opens_offline_in_a_real_browser(night: dict[str, Any], tmp_
         finally:
             browser.close()
     assert (shots / "batch-gallery.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("field", ["image", "audio", "music"])
+def test_a_new_file_under_the_same_name_makes_the_story_run_again(tmp_path: Path, field: str) -> None:
+    """The batch skips a story whose inputs are unchanged: a picture, recording or music file the story reads
+    counts by its content, like the story itself."""
+    from shortskit.batch.jobs import DEFAULT_NOTEBOOK, make_jobs
+
+    used = tone(tmp_path / "used.wav", 1.0) if field != "image" else tmp_path / "used.png"
+    if field == "image":
+        used.write_bytes(b"first")
+    scene = {"text": "Hello.", "image_prompt": "x"}
+    data = (
+        small_story(music={"file": used.name})
+        if field == "music"
+        else small_story(scenes=[{**scene, field: used.name}])
+    )
+    story = write_story(tmp_path, data)
+
+    def digest() -> str:
+        return make_jobs([story], tmp_path / "out", notebook=DEFAULT_NOTEBOOK)[0].digest
+
+    before = digest()
+    used.write_bytes(used.read_bytes() + b"\0\0")  # same name, other content
+    assert digest() != before

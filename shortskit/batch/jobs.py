@@ -239,15 +239,9 @@ def _check_known(params: dict[str, Any], notebook: Path) -> None:
             raise ConfigError(f"-p {key}: unknown provider {value!r}; valid: {', '.join(names)}")
 
 
-def _local_files(story: Story) -> list[Path]:
-    """Files the story points at: scene pictures, the music file, the caption font."""
-    named = [s.image for s in story.scenes] + [story.music.file, story.captions.font_file]
-    return [story.resolve(n) for n in named if n]
-
-
 def inputs_digest(story_file: Path, story: Story, parameters: dict[str, Any], notebook: Path) -> str:
     """The digest of everything that decides a story's outputs (its own path and output folder excluded)."""
-    files = {str(p): file_digest(p) if p.is_file() else "missing" for p in _local_files(story)}
+    files = {str(p): file_digest(p) if p.is_file() else "missing" for _, p in story.local_files()}
     kept = {k: v for k, v in parameters.items() if k not in (*SET_BY_BATCH, *NOT_IN_DIGEST)}
     blob = json.dumps(
         [file_digest(story_file), files, kept, file_digest(notebook), __version__], sort_keys=True, default=str
