@@ -28,6 +28,7 @@ __all__ = [
     "REPORT_FILES",
     "TOPIC_STORIES",
     "Job",
+    "blank",
     "check_parameters",
     "find_stories",
     "inputs_digest",
@@ -119,6 +120,13 @@ def _is_story_file(path: Path, out_dir: Path | None) -> bool:
     if path.suffix.lower() not in STORY_SUFFIXES or not path.is_file():
         return False
     return out_dir is None or written_by_batch(path.resolve(), out_dir) is None
+
+
+def blank(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each of ``secrets`` (see :func:`secret_values`) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def find_stories(items: Iterable[str | Path], *, out_dir: Path | None = None) -> list[Path]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import REPORT_FILES, secret_values
+from shortskit.batch.jobs import REPORT_FILES, blank, secret_values
 from shortskit.workspace import atomic_path
 
 __all__ = ["COLUMNS", "failure_line", "poster", "totals", "write_report"]
@@ -165,10 +165,8 @@ def write_report(out_dir: Path, records: Sequence[dict[str, Any]], summary: dict
     }
     secrets = secret_values()  # an error that quoted a key, whatever path it took to get here
     for name, text in texts.items():
-        for secret in secrets:
-            text = text.replace(secret, "***")
         with atomic_path(paths[name]) as tmp:
-            tmp.write_bytes(text.encode("utf-8"))
+            tmp.write_bytes(blank(text, secrets).encode("utf-8"))
     return paths
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shortskit.batch.jobs import Job, secret_values
+from shortskit.batch.jobs import Job, blank, secret_values
 from shortskit.workspace import atomic_path
 
 __all__ = ["PATH_ENVS", "PATH_LISTS", "JobSlot", "SlotSettings", "absolute_paths", "read_record", "run_local", "scrub"]
@@ -49,9 +49,7 @@ def scrub(paths: Sequence[Path], secrets: Sequence[str]) -> None:
         if not secrets or not path.is_file():
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        clean = text
-        for s in secrets:
-            clean = clean.replace(s, "***")
+        clean = blank(text, secrets)
         if clean != text:
             with atomic_path(path) as tmp:
                 tmp.write_text(clean, encoding="utf-8")

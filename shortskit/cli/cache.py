@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shortskit.cli.app import WorkspaceOption, app
+from shortskit.cli.app import WorkspaceOption, app, fail
 
 if TYPE_CHECKING:
     from shortskit.workspace import Workspace
@@ -26,12 +26,12 @@ def human_size(n: float) -> str:
 
 def _existing(root: Path) -> Workspace | None:
     """The workspace at ``root``; None (after saying so) when there is none; exit 2 when ``root`` is a file."""
+    from shortskit.errors import ConfigError
     from shortskit.workspace import Workspace
 
     ws = Workspace(root)
     if ws.root.exists() and not ws.root.is_dir():
-        typer.echo(f"error: {ws.root} is a file, not a workspace folder", err=True)
-        raise typer.Exit(2)
+        fail(ConfigError(f"{ws.root} is a file, not a workspace folder"))
     if not ws.root.exists():
         typer.echo(f"no workspace at {ws.root} (nothing cached there yet)")
         return None
