@@ -12,6 +12,7 @@ is ready, while the clips still render, so the final merge only copies it.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,20 +59,35 @@ class Loudness:
     true_peak: float  # dBTP
 
 
-_SUMMARY = re.compile(r"Parsed_ebur128_(\d+).*?I:\s+(-?[\d.]+|-inf) LUFS.*?Peak:\s+(-?[\d.]+|-inf) dBFS", re.S)
+# ffmpeg prints one summary per ebur128 filter, in no promised order: split them by the filter's index
+_SUMMARY = re.compile(r"\[Parsed_ebur128_(\d+) @ [^\]]*\] Summary:(.*?)(?=\[Parsed_ebur128_|\Z)", re.S)
+_INTEGRATED = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS")
+_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
 
 
-def measure(paths: Sequence[Path]) -> list[Loudness]:
-    """Integrated loudness and true peak of each file, in one ffmpeg call."""
+def measure(paths: Sequence[Path], *, true_peak: bool | Sequence[bool] = True) -> list[Loudness]:
+    """Integrated loudness and true peak of each file, in one ffmpeg call.
+
+    ``true_peak`` False (for all, or per file) skips the 4x oversampled peak meter where nobody reads it (the
+    music bed's peak: the limiter sees the mix): that file's ``true_peak`` is then NaN.
+    """
+    peaks = [true_peak] * len(paths) if isinstance(true_peak, bool) else list(true_peak)
+    if len(peaks) != len(paths):
+        raise ValueError("measure needs one true_peak flag per file")
     args: list[str | Path] = ["-nostats"]
     for p in paths:
         args += ["-i", p]
-    graph = ";".join(f"[{i}:a]ebur128=peak=true:framelog=quiet[o{i}]" for i in range(len(paths)))
-    args += ["-filter_complex", graph]
+    meters = [f"ebur128={'peak=true:' if peak else ''}framelog=quiet" for peak in peaks]
+    args += ["-filter_complex", ";".join(f"[{i}:a]{meter}[o{i}]" for i, meter in enumerate(meters))]
     for i in range(len(paths)):
         args += ["-map", f"[o{i}]", "-f", "null", "-"]
-    found = {int(n): (i, tp) for n, i, tp in _SUMMARY.findall(ffmpeg.run(args, what="measuring loudness"))}
-    return [Loudness(float(found[i][0]), float(found[i][1])) for i in range(len(paths))]
+    found: dict[int, Loudness] = {}
+    for n, summary in _SUMMARY.findall(ffmpeg.run(args, what="measuring loudness")):
+        integrated, peak = _INTEGRATED.search(summary), _PEAK.search(summary)
+        if integrated is None:
+            continue
+        found[int(n)] = Loudness(float(integrated[1]), float(peak[1]) if peak else math.nan)
+    return [found[i] for i in range(len(paths))]
 
 
 def voice_gain(voice: Loudness, target: float) -> float:
@@ -159,7 +175,8 @@ async def make_soundtrack(
         raise ValueError("make_soundtrack needs one duration per voice")
     levels: list[Loudness] = []
     if loudness is not None:
-        levels = await asyncio.to_thread(measure, [*voices, *([music.path] if music else [])])
+        files, peaks = [*voices, *([music.path] if music else [])], [True] * len(voices) + [False] * bool(music)
+        levels = await asyncio.to_thread(measure, files, true_peak=peaks)
     args = soundtrack_args(voices, durations, out, music=music, loudness=loudness, levels=levels)
     await ffmpeg.run_async(args, what="mixing the soundtrack")
     return out

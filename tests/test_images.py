@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from shortskit import ffmpeg
 from shortskit.errors import ConfigError, InputFileError
-from shortskit.images import image_size, prepare_image
+from shortskit.images import image_size, prepare_image, save_png
 from shortskit.providers import ImageProvider, create_image
 from shortskit.providers.procedural import STYLES, ProceduralImages, _drawable, _font, _wrap, render_placeholder
 
@@ -121,6 +123,49 @@ def test_render_is_size_independent_composition() -> None:
     small = render_placeholder("mountains at night", width=270, height=480, seed=3, label=False)
     shrunk = np.asarray(big.resize((270, 480), Image.Resampling.BOX), dtype=np.int16)
     assert np.abs(shrunk - np.asarray(small, dtype=np.int16)).mean() < 6
+
+
+BLOCKS = Path(__file__).parent / "data" / "procedural_blocks.json"
+
+
+@pytest.mark.parametrize("style", [s for s in STYLES if s != "auto"] + ["auto"])
+def test_every_style_still_looks_as_it_did(style: str) -> None:
+    # block means of each style as first drawn (before the drawing was made cheaper): the same picture,
+    # up to a level of rounding here and there, so every 40x40 block keeps its colour within half a level
+    ref = json.loads(BLOCKS.read_text())
+    w, h = ref["size"]
+    picture = render_placeholder(ref["prompt"].format(style=style), width=w, height=h, seed=ref["seed"], style=style)
+    b = ref["block"]
+    got = np.asarray(picture, dtype=np.float64).reshape(h // b, b, w // b, b, 3).mean(axis=(1, 3))
+    assert np.abs(got - np.array(ref["means"][style])).max() < 0.5
+
+
+def test_night_keeps_its_stars() -> None:
+    # stars are a pixel or a small cross each: too small for the block means, so they are counted
+    ref = json.loads(BLOCKS.read_text())
+    w, h = ref["size"]
+    picture = render_placeholder(
+        ref["prompt"].format(style="night"), width=w, height=h, seed=ref["seed"], style="night"
+    )
+    sky = np.asarray(picture, dtype=np.int16).max(axis=2)[h // 4 : int(h * 0.55)]  # below the label
+    bright = sky - np.median(sky, axis=1, keepdims=True) > 60
+    assert int(bright.sum()) == ref["night_stars"]
+
+
+def test_stored_png_reads_back_pixel_for_pixel(tmp_path: Path) -> None:
+    picture = render_placeholder("a harbour at dawn", width=W + 1, height=H - 1, seed=2)  # odd sizes too
+    out = save_png(picture, tmp_path / "p.png")
+    with Image.open(out) as im:
+        assert (im.format, im.mode, im.size) == ("PNG", "RGB", picture.size)
+        assert np.array_equal(np.asarray(im), np.asarray(picture))
+    # and ffmpeg, which reads it for the clip, sees the same pixels
+    seen = ffmpeg.frame_at(out, 0.0)
+    assert np.array_equal(np.asarray(seen.convert("RGB")), np.asarray(picture))
+
+
+def test_stored_png_takes_rgb_only(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="RGB"):
+        save_png(Image.new("RGBA", (4, 4)), tmp_path / "a.png")
 
 
 # ----------------------------------------------------------------------------------------- user images

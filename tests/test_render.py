@@ -12,6 +12,7 @@ import pytest
 
 from shortskit import ffmpeg, load_story
 from shortskit.providers.espeak import EspeakVoice
+from shortskit.soundtrack import measure
 from tests.conftest import EXAMPLES, run_cli
 
 pytestmark = pytest.mark.slow
@@ -65,6 +66,15 @@ def test_duration_is_voices_plus_pauses(rendered: dict) -> None:
     assert meta["duration"] == pytest.approx(expected, abs=0.2)
     assert meta["title"] == story.title and "#shorts" in meta["hashtags"]
     assert [s["text"] for s in meta["scenes"]] == [s.text for s in story.scenes]
+
+
+def test_the_short_plays_at_the_platforms_loudness(rendered: dict) -> None:
+    # the story's output.loudness (-14 LUFS by default), measured on the MP4 itself with ffmpeg's EBU R128 meter
+    story = rendered["story"]
+    assert story.output.loudness == -14
+    loud = measure([rendered["out"]])[0]
+    assert loud.integrated == pytest.approx(-14, abs=1)
+    assert loud.true_peak <= -1.0
 
 
 def _rms(x: np.ndarray) -> float:

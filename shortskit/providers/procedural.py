@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from shortskit.errors import ConfigError, ProviderError
+from shortskit.images import save_png
 
 __all__ = ["STYLES", "ProceduralImages", "render_placeholder"]
 
@@ -98,39 +99,51 @@ def _palette_name(prompt: str, style: str) -> str:
 # ---------------------------------------------------------------------------------------------- drawing
 
 
-def _sky(rng: np.random.Generator, pal: _Palette, width: int, height: int) -> np.ndarray:
+def _sky_rows(rng: np.random.Generator, pal: _Palette, height: int) -> np.ndarray:
+    """The sky's colour per row (``height`` x 3): top, middle and horizon colours, smoothly joined."""
     top, mid, low = (_rgb(c) for c in pal.sky)
     t = np.linspace(0.0, 1.0, height, dtype=_F32)
     t = t * t * (3 - 2 * t)  # smoothstep: softer at both ends than a linear ramp
     mid_at = _F32(rng.uniform(0.42, 0.58))
     stops = np.array([0.0, mid_at, 1.0], dtype=_F32)
-    rows = np.stack([np.interp(t, stops, [top[c], mid[c], low[c]]) for c in range(3)], axis=1)
-    img = np.empty((height, width, 3), dtype=_F32)
-    img[:] = rows[:, None, :].astype(_F32)
-    return img
+    return np.stack([np.interp(t, stops, [top[c], mid[c], low[c]]) for c in range(3)], axis=1).astype(_F32)
 
 
-def _stars(rng: np.random.Generator, img: np.ndarray) -> None:
+def _stars(rng: np.random.Generator, sky: np.ndarray, light: np.ndarray, img: np.ndarray) -> None:
+    """Stars in the sky, under the bokeh: only the pixels they touch are screened again with their lights.
+
+    ``light`` is the bokeh layer in 8 bits; ``img`` the sky already screened with it.
+    """
     height, width = img.shape[:2]
     count = max(1, int(650 * width * height / (1080 * 1920)))
     ys = rng.integers(0, max(1, int(height * 0.72)), count)
     xs = rng.integers(0, width, count)
     bright = (0.3 + 0.7 * rng.random(count) ** 3).astype(_F32)
-    img[ys, xs] = np.maximum(img[ys, xs], bright[:, None])
     big = bright > 0.75  # the brightest few get a small cross so they read at phone size
-    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        yy = np.clip(ys[big] + dy, 0, height - 1)
-        xx = np.clip(xs[big] + dx, 0, width - 1)
-        img[yy, xx] = np.maximum(img[yy, xx], 0.55 * bright[big][:, None])
+    crosses = [
+        (np.clip(ys[big] + dy, 0, height - 1), np.clip(xs[big] + dx, 0, width - 1))
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
+    ]
+    # every touched pixel once, starting from its sky colour; the dots then the crosses, in order
+    touched = np.concatenate([ys * width + xs, *(y * width + x for y, x in crosses)])
+    pixels, where = np.unique(touched, return_inverse=True)
+    rows, cols = pixels // width, pixels % width
+    sky_px = sky[rows].copy()
+    dots = where[:count]
+    sky_px[dots] = np.maximum(sky_px[dots], bright[:, None])
+    start = count
+    for y, _ in crosses:
+        at = where[start : start + len(y)]
+        sky_px[at] = np.maximum(sky_px[at], 0.55 * bright[big][:, None])
+        start += len(y)
+    lit = light[rows, cols].astype(_F32) * _F32(1 / 255)
+    img[rows, cols] = 1 - (1 - sky_px) * (1 - lit)  # the screen blend, as for every other pixel
 
 
 def _lights(rng: np.random.Generator, pal: _Palette, width: int, height: int) -> np.ndarray:
-    """A soft bokeh layer, drawn and blurred at quarter size (cheap) then scaled up."""
+    """A soft bokeh layer in 8 bits, drawn and blurred at quarter size (cheap) then scaled up."""
     scale = 4
     lw, lh = max(1, -(-width // scale)), max(1, -(-height // scale))
-    yy, xx = np.mgrid[0:lh, 0:lw].astype(_F32)
-    yy /= lw  # both axes in units of picture width, so circles stay round
-    xx /= lw
     aspect = lh / lw
     colours = [_rgb(c) for c in pal.lights]
     light = np.zeros((lh, lw, 3), dtype=_F32)
@@ -143,19 +156,26 @@ def _lights(rng: np.random.Generator, pal: _Palette, width: int, height: int) ->
         r = _F32(rng.uniform(0.18, 0.38) if glow else rng.uniform(0.02, 0.075))
         strength = _F32(rng.uniform(0.18, 0.4) if glow else rng.uniform(0.1, 0.3))
         colour = colours[int(rng.integers(len(colours)))]
+        # only the box the light reaches (a glow fades below 1/20000 of its strength at 2 radii; a disc ends at 1)
+        reach = 2 * r if glow else r
+        x0, x1 = max(0, math.floor((cx - reach) * lw)), min(lw, math.ceil((cx + reach) * lw) + 1)
+        y0, y1 = max(0, math.floor((cy - reach) * lw)), min(lh, math.ceil((cy + reach) * lw) + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        # both axes in units of picture width, so circles stay round
+        yy = (np.arange(y0, y1, dtype=_F32) / _F32(lw))[:, None]
+        xx = (np.arange(x0, x1, dtype=_F32) / _F32(lw))[None, :]
         d2 = (xx - cx) ** 2 + (yy - cy) ** 2
         if glow:
             alpha = np.exp(-2.5 * d2 / (r * r))
         else:  # a flat disc with a brighter rim, like an out-of-focus highlight
             d = np.sqrt(d2) / r
             alpha = np.clip((1.0 - d) * 12.0, 0.0, 1.0) * (0.75 + 0.25 * np.clip(d, 0.0, 1.0) ** 4)
-        light = 1 - (1 - light) * (1 - (strength * alpha)[..., None] * colour)
+        box = light[y0:y1, x0:x1]
+        box[:] = 1 - (1 - box) * (1 - (strength * alpha)[..., None] * colour)
     small = Image.fromarray(np.clip(light * 255 + 0.5, 0, 255).astype(np.uint8))
     small = small.filter(ImageFilter.GaussianBlur(radius=max(0.6, 1.6 * lw / 270)))
-    big = small.resize((width, height), Image.Resampling.BILINEAR)
-    out = np.asarray(big, dtype=_F32)
-    out *= _F32(1 / 255)
-    return out
+    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR))
 
 
 def _ridge(rng: np.random.Generator, shape: str, layer: int, x: np.ndarray) -> np.ndarray:
@@ -196,40 +216,54 @@ def _ridge(rng: np.random.Generator, shape: str, layer: int, x: np.ndarray) -> n
 
 
 def _land(rng: np.random.Generator, pal: _Palette, img: np.ndarray) -> None:
+    """Silhouettes, far to near, each anti-aliased along its ridge and solid below it.
+
+    A layer is drawn only down to where a nearer one is solid, since that one would paint over it.
+    """
     height, width = img.shape[:2]
     x = (np.arange(width, dtype=_F32) + 0.5) / width
     layers = len(pal.land)
-    for i, hex_colour in enumerate(pal.land):
+    tops = []  # pixel row where each silhouette starts, per column
+    for i in range(layers):
         base = 0.6 + 0.26 * i / max(1, layers - 1) + rng.uniform(-0.015, 0.015)
-        top = (base - _ridge(rng, pal.shape, i, x)) * height  # pixel row where the silhouette starts
-        r0 = int(max(0, math.floor(float(top.min()))))
-        if r0 >= height:
+        tops.append((base - _ridge(rng, pal.shape, i, x)) * height)
+    # the anti-aliased edge spans rows r0..r1; below r1 a layer is one colour
+    spans = [(int(max(0, math.floor(float(t.min())))), min(height, math.ceil(float(t.max()) + 0.5))) for t in tops]
+    for i, (hex_colour, top, (r0, r1)) in enumerate(zip(pal.land, tops, spans, strict=True)):
+        end = min([height, *(s[1] for s in spans[i + 1 :])])  # where a nearer layer is solid
+        if r0 >= end:
             continue
-        rows = np.arange(r0, height, dtype=_F32)[:, None]
+        rows = np.arange(r0, end, dtype=_F32)[:, None]
         # a touch darker towards the bottom so flat layers still read as depth
         shade = 1.0 - 0.22 * (rows - r0) / max(1, height - r0)
         colour = _rgb(hex_colour)[None, None, :] * shade[..., None]
-        # the silhouette's edge is blended (1-pixel anti-aliasing); below its lowest point it is solid colour
-        r1 = min(height, math.ceil(float(top.max()) + 0.5))
-        edge = np.clip(rows[: r1 - r0] - top[None, :] + 0.5, 0.0, 1.0)
-        band = img[r0:r1]
-        band += (colour[: r1 - r0] - band) * edge[..., None]
-        img[r1:] = colour[r1 - r0 :]
+        cut = min(r1, end)
+        edge = np.clip(rows[: cut - r0] - top[None, :] + 0.5, 0.0, 1.0)
+        band = img[r0:cut]
+        band += (colour[: cut - r0] - band) * edge[..., None]
+        img[cut:end] = colour[cut - r0 :]
+
+
+_STRIP = 48  # rows per pass in _finish: a strip of float pixels stays in the CPU's cache between its steps
 
 
 def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Vignette, grain and 8-bit conversion, in as few full-frame passes as possible."""
+    """Vignette, grain and 8-bit conversion, a strip of rows at a time (all steps while it is in cache)."""
     height, width = img.shape[:2]
-    vx = np.linspace(-1.0, 1.0, width, dtype=_F32) ** 2
-    vy = np.linspace(-1.0, 1.0, height, dtype=_F32) ** 2
-    img *= (_F32(255) * (1.0 - 0.16 * vx[None, :] - 0.1 * vy[:, None]))[..., None]
-    # grain also dithers the gradient, which would otherwise band in 8 bits; +0.5 rounds in astype
-    grain = rng.standard_normal((height, width), dtype=_F32)
-    grain *= _F32(0.014 * 255)
-    grain += _F32(0.5)
-    img += grain[..., None]
-    np.clip(img, 0, 255, out=img)
-    return img.astype(np.uint8)
+    vx = _F32(0.16) * np.linspace(-1.0, 1.0, width, dtype=_F32) ** 2
+    vy = _F32(0.1) * np.linspace(-1.0, 1.0, height, dtype=_F32) ** 2
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    for r in range(0, height, _STRIP):
+        strip = img[r : r + _STRIP]
+        strip *= (_F32(255) * (1.0 - vx[None, :] - vy[r : r + _STRIP, None]))[..., None]
+        # grain also dithers the gradient, which would otherwise band in 8 bits; +0.5 rounds in the cast
+        grain = rng.standard_normal((len(strip), width), dtype=_F32)  # the same stream as one full-frame draw
+        grain *= _F32(0.014 * 255)
+        grain += _F32(0.5)
+        strip += grain[..., None]
+        np.clip(strip, 0, 255, out=strip)
+        out[r : r + _STRIP] = strip
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- label
@@ -357,17 +391,17 @@ def render_placeholder(
     pal = _PALETTES[_palette_name(prompt, style)]
     # size stays out of the seed so a preview and the final render share one composition
     rng = np.random.default_rng(int.from_bytes(_digest(str(seed), style, prompt)[:16], "big"))
-    img = _sky(rng, pal, width, height)
+    sky = _sky_rows(rng, pal, height)
     light = _lights(rng, pal, width, height)
     # separate streams: star and grain counts grow with the size, and must not reshuffle the land
     land_rng, star_rng, grain_rng = rng.spawn(3)
+    # the bokeh screened over the sky, 1 - (1 - sky)(1 - light) = sky + light (1 - sky): the sky is one colour
+    # per row, so this is two passes over one full-frame float array
+    img = light.astype(_F32)
+    img *= ((1 - sky) * _F32(1 / 255))[:, None, :]
+    img += sky[:, None, :]
     if pal.stars:
-        _stars(star_rng, img)
-    # screen blend, img = 1 - (1 - img)(1 - light), done in place: these are full-frame float arrays
-    np.subtract(1, img, out=img)
-    np.subtract(1, light, out=light)
-    img *= light
-    np.subtract(1, img, out=img)
+        _stars(star_rng, sky, light, img)
     _land(land_rng, pal, img)
     picture = Image.fromarray(_finish(grain_rng, img))
     if label:
@@ -404,9 +438,7 @@ class ProceduralImages:
             if out.suffix.lower() in (".jpg", ".jpeg"):
                 picture.save(out, format="JPEG", quality=95, subsampling=0)
             else:
-                # grain defeats heavy compression: level 2 is ~4x faster than the default 6 for ~4% more bytes
-                # stored, not compressed: ffmpeg reads it back twice as fast (the same pixels, a bigger file)
-                picture.save(out, format="PNG", compress_level=0)
+                save_png(picture, out)  # stored, not compressed: grain would not compress much anyway
         except OSError as err:
             raise ProviderError(f"cannot write {out}: {err}", provider=self.name) from err
         return out
