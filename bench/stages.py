@@ -54,6 +54,7 @@ def _take_turns(spent: dict[str, float]) -> None:
 
     for attr, name in STAGES.items():
         setattr(stages, attr, serial(name, getattr(stages, attr)))
+    pipeline._sidecars = serial("sidecars", pipeline._sidecars)  # type: ignore[assignment]
     pipeline._deliver = serial("sidecars", pipeline._deliver)  # type: ignore[assignment]
     measure = soundtrack.measure
 

@@ -23,7 +23,9 @@ def merge_args(clips: Sequence[Path], soundtrack: Path, out: Path, *, list_file:
     """ffmpeg arguments that join the clips' video and put the soundtrack under it, both copied as they are."""
     _concat_list(clips, list_file)
     return [
-        "-y", "-loglevel", "error",
+        # -xerror: a clip the concat demuxer cannot open (a damaged file in the workspace) must fail the merge;
+        # without it ffmpeg logs the error and exits 0 with a short that ends before that clip
+        "-y", "-loglevel", "error", "-xerror",
         "-f", "concat", "-safe", "0", "-i", list_file, "-i", soundtrack,
         "-map", "0:v", "-map", "1:a", "-c", "copy",
         "-movflags", "+faststart", "-f", "mp4", out,

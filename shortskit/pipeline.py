@@ -23,7 +23,7 @@ from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_wo
 from shortskit.checks import check_output, checked_providers, music_source, open_workspace, sidecar
 from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
-from shortskit.engines.ffmpeg import resolve_encoder
+from shortskit.engines.ffmpeg import THREADS_ENV, resolve_encoder
 from shortskit.errors import ConfigError, ScenesFailedError, ShortskitError
 from shortskit.progress import Progress, ProgressHook
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
@@ -109,6 +109,13 @@ class _Render:
         # Limits are shared with every other render on this event loop (see scheduler.shared_limit).
         self.voice_limit, self.image_limit = _limit("voice", voice), _limit("images", images)
         self.render_limit = shared_limit("render", concurrency=render_jobs)
+        # Clips encoding side by side share the cores (x264 alone takes them all, and two such encoders on the
+        # same cores spend ~5 % more CPU on threads that wait for each other); the last clips take them all
+        # again. SHORTSKIT_THREADS (a batch sharing the machine) wins; one clip at a time needs no sharing.
+        cores = os.cpu_count() or 1
+        shared = render_jobs > 1 and not os.environ.get(THREADS_ENV, "").strip()
+        self.threads_each: int | None = max(1, cores // render_jobs) if shared else None
+        self.clips_to_come = len(story.scenes)  # scenes that have not yet asked for their clip
         self.font: CaptionFont = caption_font(story)
         # Each scene's voice, for the soundtrack, which starts once all are there.
         loop = asyncio.get_running_loop()
@@ -116,6 +123,13 @@ class _Render:
         for fut in self.voices:
             # a failed voice is reported by its scene; this keeps asyncio from also warning about it
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def clip_threads(self) -> int | None:
+        """Encoder threads for a clip that has just got its slot: a share of the cores while other clips
+        encode or wait beside it, else None (all of them, for the last clips of the short)."""
+        if self.threads_each is None or (self.clips_to_come == 0 and self.render_limit.waiting == 0):
+            return None
+        return self.threads_each
 
     async def _voice_and_captions(self, i: int) -> tuple[Speech, Path | None]:
         try:
@@ -141,6 +155,7 @@ class _Render:
             if not isinstance(e, ShortskitError):
                 raise e
         if errors:
+            self.clips_to_come -= 1
             return errors  # type: ignore[return-value]
         image, (speech, ass) = outcomes  # type: ignore[misc]
         words = speech.words or ()
@@ -161,10 +176,11 @@ class _Render:
             fonts_dir=self.font.folder,
             font_file=self.font.file,
         )
+        self.clips_to_come -= 1
         try:
             clip = await stages.clip(
                 self.ctx, spec, n, self.engine, self.render_limit,
-                font=self.font.digest, effects=self.scene_effects.get(n, ()),
+                font=self.font.digest, effects=self.scene_effects.get(n, ()), threads=self.clip_threads,
             )  # fmt: skip
         except ShortskitError as exc:
             return [exc]
@@ -206,29 +222,51 @@ class _Render:
             assert isinstance(r, SceneResult)
             scenes.append(SceneResult(r.index, r.image, r.voice, r.clip, t, r.duration, r.words))
             t += r.duration
-        short = await stages.final(self.ctx, [s.clip for s in scenes], audio)
-        return await _deliver(self.story, short, out, scenes, t, dict(self.ctx.progress.made))
+        # what goes beside the short is worked out while the merge runs (the merge is ffmpeg's work)
+        beside = asyncio.create_task(_sidecars(self.story, scenes, t))
+        try:
+            short = await stages.final(self.ctx, [s.clip for s in scenes], audio)
+        except BaseException:
+            beside.cancel()
+            await asyncio.gather(beside, return_exceptions=True)
+            raise
+        groups, metadata = await beside
+        return await _deliver(short, out, groups, metadata, scenes, t, dict(self.ctx.progress.made))
+
+
+async def _sidecars(story: Story, scenes: list[SceneResult], total: float) -> tuple[list[CaptionGroup], str]:
+    """The SRT's caption groups and the metadata JSON's text, for the files beside the short."""
+
+    def work() -> tuple[list[CaptionGroup], str]:
+        from shortskit.seo import short_metadata
+
+        groups: list[CaptionGroup] = []
+        for s in scenes:
+            groups += shift_groups(group_words(s.words, max_words=7, max_chars=42, until=s.duration), s.start)
+        times = [(s.index, s.start, s.start + s.duration) for s in scenes]
+        return groups, json.dumps(short_metadata(story, times, total), ensure_ascii=False, indent=2) + "\n"
+
+    return await asyncio.to_thread(work)
 
 
 async def _deliver(
-    story: Story, short: Path, out: Path, scenes: list[SceneResult], total: float, made: dict[str, int]
+    short: Path,
+    out: Path,
+    groups: list[CaptionGroup],
+    metadata: str,
+    scenes: list[SceneResult],
+    total: float,
+    made: dict[str, int],
 ) -> RenderResult:
     """The short and its sidecars: each written beside the target under a temporary name, then renamed."""
-    from shortskit.seo import short_metadata
-
     with atomic_path(out) as tmp:
         await asyncio.to_thread(shutil.copyfile, short, tmp)
-    groups: list[CaptionGroup] = []
-    for s in scenes:
-        groups += shift_groups(group_words(s.words, max_words=7, max_chars=42, until=s.duration), s.start)
     srt = sidecar(out, ".srt")
     with atomic_path(srt) as tmp:
         write_srt(groups, tmp)
     meta = sidecar(out, ".json")
-    times = [(s.index, s.start, s.start + s.duration) for s in scenes]
     with atomic_path(meta) as tmp:
-        text = json.dumps(short_metadata(story, times, total), ensure_ascii=False, indent=2) + "\n"
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(metadata, encoding="utf-8")
     return RenderResult(out, srt, meta, total, tuple(scenes), made)
 
 

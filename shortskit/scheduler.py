@@ -64,6 +64,7 @@ class Limit:
             size = burst or max(1, int(rate_per_minute))
             self._rate = AsyncLimiter(size, 60 * size / rate_per_minute)
         self._shared = shared_rate(name, rate_per_minute, burst)  # a batch's rate across processes, if it set one
+        self.waiting = 0  # jobs waiting for a slot
         self.in_flight = 0  # jobs running now
         self.max_in_flight = 0  # the most that ever ran at once (tests and benchmarks read it)
         self.started = 0  # jobs started, retries included
@@ -71,7 +72,12 @@ class Limit:
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one job slot (and one request of the rate budget) for the duration of the block."""
-        async with self._sem:
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        try:
             if self._rate is not None:
                 await self._rate.acquire()
             if self._shared is not None:
@@ -83,6 +89,8 @@ class Limit:
                 yield
             finally:
                 self.in_flight -= 1
+        finally:
+            self._sem.release()
 
 
 # Limits shared by every render running on one event loop (``start_many``, a batch in one process), so

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -293,8 +293,12 @@ async def clip(
     *,
     font: str,
     effects: Sequence[Any] = (),
+    threads: Callable[[], int | None] | None = None,
 ) -> Path:
-    """Scene ``scene``'s clip rendered by ``engine`` from ``spec`` (``font``: the caption font's digest)."""
+    """Scene ``scene``'s clip rendered by ``engine`` from ``spec`` (``font``: the caption font's digest).
+
+    ``threads()``, asked once the clip has its slot, gives the encoder threads it may use (see ClipSpec.threads).
+    """
     key = keys.clip_key(
         engine=engine.name, engine_version=engine.version, image=file_digest(spec.image), voice=file_digest(spec.voice),
         captions=file_digest(spec.captions) if spec.captions is not None else None, font=font,
@@ -307,7 +311,8 @@ async def clip(
 
     async def render(tmp: Path) -> None:
         async with limit.slot():
-            await engine.render_clip(spec, tmp, scene=scene, effects=effects)
+            now = spec if threads is None else replace(spec, threads=threads())
+            await engine.render_clip(now, tmp, scene=scene, effects=effects)
 
     return await ctx.produce("clips", key, ".mp4", "clip", scene, render, fresh=bool(effects))
 

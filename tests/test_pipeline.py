@@ -20,6 +20,8 @@ import pytest
 
 import shortskit
 from shortskit import Event, ProviderError, RetryPolicy, ScenesFailedError, ffmpeg, parse_story
+from shortskit.engines import ClipSpec
+from shortskit.engines.ffmpeg import THREADS_ENV, FfmpegEngine, clip_args
 from shortskit.providers.espeak import EspeakVoice
 from shortskit.providers.procedural import ProceduralImages
 from shortskit.scheduler import Limit, call
@@ -144,6 +146,20 @@ def test_second_run_makes_nothing_and_an_edit_remakes_only_that_scene(tmp_path: 
     assert len(RecordingVoice.recorder.calls) == 4
 
 
+def test_a_failed_merge_writes_nothing_beside_the_target(tmp_path: Path) -> None:
+    story = story_of(2)
+    first = render(story, tmp_path)
+    # the last clip damaged in the workspace (a disk error, a killed copy): the merge itself fails, where
+    # ffmpeg's concat alone would log it and end the short before that clip
+    first.scenes[-1].clip.write_bytes(b"not a video at all " * 100)
+    for final in (tmp_path / "ws" / "finals").glob("*.mp4"):
+        final.unlink()
+    with pytest.raises(shortskit.RenderError):
+        render(story, tmp_path, "broken.mp4")
+    # no short, and neither of the files beside it (worked out while the merge ran)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.json", "short.mp4", "short.srt", "ws"]
+
+
 def test_caption_style_change_remakes_captions_and_clips_only(tmp_path: Path) -> None:
     story = story_of(2)
     render(story, tmp_path)
@@ -222,6 +238,82 @@ def test_concurrency_limits_hold_and_are_used(tmp_path: Path) -> None:
     # images and voices ran at the same time: some voice started before the last image finished
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+class RecordingEngine:
+    """The ffmpeg engine, noting the encoder threads each clip was given, in the order the clips started."""
+
+    name = "ffmpeg"
+    version = FfmpegEngine.version
+
+    def __init__(self) -> None:
+        self.threads: list[int | None] = []
+
+    async def render_clip(self, spec: ClipSpec, out: Path, *, scene: int | None = None, effects: Any = ()) -> Path:
+        self.threads.append(spec.threads)
+        return await FfmpegEngine().render_clip(spec, out, scene=scene)
+
+
+def test_clips_side_by_side_share_the_cores_and_the_last_take_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    share = max(1, (os.cpu_count() or 1) // 2)
+    story = story_of(4)
+    engine = RecordingEngine()
+    render(story, tmp_path, engine=engine, render_jobs=2)
+    # two at a time: while others encode or wait, a clip gets its share; the last to start gets every core
+    assert len(engine.threads) == 4 and engine.threads[-1] is None
+    assert engine.threads.count(share) >= 2
+    # one scene edited: its clip is made alone, with every core
+    story.scenes[1].text = "A different second scene."
+    engine.threads.clear()
+    render(story, tmp_path, "edited.mp4", engine=engine, render_jobs=2)
+    assert engine.threads == [None]
+
+
+@pytest.mark.parametrize("setting", ["env", "one job"])
+def test_cores_are_not_shared_by_the_render_when_told_or_alone(
+    setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    if setting == "env":
+        monkeypatch.setenv(THREADS_ENV, "1")  # a batch shares the machine out itself
+    engine = RecordingEngine()
+    render(story_of(3), tmp_path, engine=engine, render_jobs=1 if setting == "one job" else 2)
+    assert engine.threads == [None, None, None]
+
+
+def test_a_clips_threads_reach_x264(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    spec = ClipSpec(image=Path("a.png"), voice=Path("a.wav"), duration=1.0, threads=1)
+    argv = [str(a) for a in clip_args(spec, Path("o.mp4"))]
+    assert argv[argv.index("-threads") + 1] == "1" and argv.count("-threads") == 1
+
+
+def test_a_limit_counts_who_waits_for_a_slot() -> None:
+    async def main() -> list[tuple[int, int]]:
+        limit = Limit("t", concurrency=1)
+        seen: list[tuple[int, int]] = []
+
+        async def job() -> None:
+            async with limit.slot():
+                await asyncio.sleep(0.005)  # the others have asked by now
+                seen.append((limit.in_flight, limit.waiting))
+                await asyncio.sleep(0.005)
+
+        await asyncio.gather(job(), job(), job())
+        # one cancelled while it waits leaves no count behind
+        async with limit.slot():
+            waiter = asyncio.create_task(job())
+            await asyncio.sleep(0.01)
+            assert limit.waiting == 1
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+        assert limit.waiting == 0 and limit.in_flight == 0
+        return seen
+
+    assert asyncio.run(main()) == [(1, 2), (1, 1), (1, 0)]
 
 
 def test_rate_limit_spaces_requests() -> None:

@@ -64,6 +64,9 @@ class ClipSpec:
     encoder: str = "libx264"  # libx264 | h264_nvenc (resolved)
     fonts_dir: Path = FONT_DIR  # where the caption font lives
     font_file: Path = FONT_FILE  # the caption font itself
+    # libx264 threads for this clip; None: x264's own choice (every core), or SHORTSKIT_THREADS when set. The
+    # render sets it while other clips encode beside this one, so that they share the cores (not in the key)
+    threads: int | None = None
 
     @property
     def frames(self) -> int:

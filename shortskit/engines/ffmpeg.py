@@ -40,13 +40,15 @@ def thread_args() -> list[str]:
     return ["-threads", value]
 
 
-def video_codec_args(encoder: str, quality: str) -> list[str]:
-    """Encoder arguments for ``encoder`` at ``quality`` (both already resolved)."""
+def video_codec_args(encoder: str, quality: str, threads: int | None = None) -> list[str]:
+    """Encoder arguments for ``encoder`` at ``quality`` (both already resolved); ``threads`` for libx264 (None:
+    ``SHORTSKIT_THREADS``, else x264's own choice)."""
     p = PRESETS[quality]
     if encoder == "h264_nvenc":
         return ["-c:v", "h264_nvenc", "-preset", p.nvenc_preset, "-rc", "vbr", "-cq", str(p.cq), "-b:v", "0",
                 "-pix_fmt", "yuv420p"]  # fmt: skip
-    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p", *thread_args()]
+    threading = ["-threads", str(threads)] if threads is not None else thread_args()
+    return ["-c:v", "libx264", "-preset", p.x264_preset, "-crf", str(p.crf), "-pix_fmt", "yuv420p", *threading]
 
 
 def _zoompan(motion: str, zoom: float, frames: int, width: int, height: int, fps: int) -> str:
@@ -110,7 +112,7 @@ def clip_args(spec: ClipSpec, out: Path) -> list[str | Path]:
         "-i", spec.image,
         "-filter_complex", f"[0:v]{','.join(chain)}[v]",
         "-map", "[v]", "-frames:v", str(n),
-        *video_codec_args(spec.encoder, spec.quality), "-r", str(spec.fps),
+        *video_codec_args(spec.encoder, spec.quality, spec.threads), "-r", str(spec.fps),
         "-an", "-f", "mp4", out,
     ]  # fmt: skip
 
