@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shortskit import alignment, keys
+from shortskit import alignment, ffmpeg, keys
 from shortskit.captions import CaptionFont, group_words, missing_glyphs, write_ass
 from shortskit.engines.base import ClipEngine, ClipSpec
-from shortskit.errors import AlignmentError, InputFileError, ProviderError, ShortskitError
+from shortskit.errors import AlignmentError, InputFileError, ProviderError, RenderError, ShortskitError
 from shortskit.merge import merge_clips
 from shortskit.progress import Progress, Stage
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
@@ -357,6 +357,38 @@ async def final(ctx: Context, clips: Sequence[Path], audio: Path) -> Path:
     key = keys.final_key(clips=[file_digest(c) for c in clips], soundtrack=file_digest(audio))
 
     async def join(tmp: Path) -> None:
-        await merge_clips(clips, audio, tmp)
+        try:
+            await merge_clips(clips, audio, tmp)
+        except RenderError as exc:
+            damaged = await asyncio.to_thread(_damaged, clips)
+            if not damaged:
+                raise
+            # a clip spoiled in the workspace (a full disk, a copy cut short): removed, so the next run remakes it
+            for _, path in damaged:
+                path.unlink(missing_ok=True)
+            if len(damaged) == 1:
+                n, path = damaged[0]
+                raise RenderError(
+                    f"its clip in the workspace was damaged ({path.name}) and has been removed: render again to "
+                    "make it anew",
+                    scene=n,
+                ) from exc
+            scenes = ", ".join(str(n) for n, _ in damaged)
+            raise RenderError(
+                f"the clips of scenes {scenes} in the workspace were damaged and have been removed: render again to "
+                "make them anew"
+            ) from exc
 
     return await ctx.produce("finals", key, ".mp4", "merge", None, join)
+
+
+def _damaged(clips: Sequence[Path]) -> list[tuple[int, Path]]:
+    """(scene, path) of every clip ffmpeg cannot read as a video."""
+    out = []
+    for n, path in enumerate(clips, 1):
+        try:
+            if ffmpeg.probe(path).video_codec is None:
+                out.append((n, path))
+        except (RenderError, FileNotFoundError):
+            out.append((n, path))
+    return out

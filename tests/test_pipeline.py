@@ -154,10 +154,16 @@ def test_a_failed_merge_writes_nothing_beside_the_target(tmp_path: Path) -> None
     first.scenes[-1].clip.write_bytes(b"not a video at all " * 100)
     for final in (tmp_path / "ws" / "finals").glob("*.mp4"):
         final.unlink()
-    with pytest.raises(shortskit.RenderError):
+    damaged = first.scenes[-1].clip
+    with pytest.raises(shortskit.RenderError, match=r"its clip in the workspace was damaged .*render again") as info:
         render(story, tmp_path, "broken.mp4")
+    assert info.value.scene == 2
     # no short, and neither of the files beside it (worked out while the merge ran)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.json", "short.mp4", "short.srt", "ws"]
+    # the damaged clip is gone from the workspace, so the next run remakes it (and only it)
+    assert not damaged.exists()
+    again = render(story, tmp_path, "broken.mp4")
+    assert again.made["clip"] == 1 and ffmpeg.probe(again.video).duration == pytest.approx(first.duration, abs=0.1)
 
 
 def test_caption_style_change_remakes_captions_and_clips_only(tmp_path: Path) -> None:
