@@ -8,6 +8,7 @@ is shipped, so :func:`probe` reads what ``ffmpeg -i`` prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import subprocess
@@ -73,14 +74,32 @@ async def run_async(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: 
     try:
         _, err = await proc.communicate()
     except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        # Kill ffmpeg and reap it even if this task is cancelled again meanwhile (Ctrl-C cancels every task, and
+        # the way out cancels what is left once more): a child still running when the loop closes is reported
+        # with a traceback from asyncio's child watcher.
+        reaping = asyncio.ensure_future(_reap(proc))
+        deadline = asyncio.get_running_loop().time() + _REAP_SECONDS
+        while not reaping.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({reaping}, timeout=left)
         raise
     stderr = err.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise _fail(what, proc.returncode or -1, stderr, scene)
     return stderr
+
+
+_REAP_SECONDS = 5.0  # how long a cancelled run waits for its killed ffmpeg before it gives up on it
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Kill ``proc`` if it still runs, then wait for its exit and for its stderr to close."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    if proc.stderr is not None:
+        await proc.stderr.read()
+    await proc.wait()
 
 
 def filter_escape(value: str | Path) -> str:
