@@ -110,7 +110,7 @@ class _Render:
         self.voice_limit, self.image_limit = _limit("voice", voice), _limit("images", images)
         self.render_limit = shared_limit("render", concurrency=render_jobs)
         # Clips encoding side by side share the cores (x264 alone takes them all, and two such encoders on the
-        # same cores spend ~5 % more CPU on threads that wait for each other); the last clips take them all
+        # same cores spend 3–5 % more CPU on threads that wait for each other); the last clips take them all
         # again. SHORTSKIT_THREADS (a batch sharing the machine) wins; one clip at a time needs no sharing.
         cores = os.cpu_count() or 1
         shared = render_jobs > 1 and not os.environ.get(THREADS_ENV, "").strip()
