@@ -77,9 +77,10 @@ async def run_async(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: 
         # Kill ffmpeg and reap it even if this task is cancelled again meanwhile (Ctrl-C cancels every task, and
         # the way out cancels what is left once more): a child still running when the loop closes is reported
         # with a traceback from asyncio's child watcher.
+        loop = asyncio.get_running_loop()
         reaping = asyncio.ensure_future(_reap(proc))
-        deadline = asyncio.get_running_loop().time() + _REAP_SECONDS
-        while not reaping.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
+        deadline = loop.time() + _REAP_SECONDS
+        while not reaping.done() and (left := deadline - loop.time()) > 0:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({reaping}, timeout=left)
         raise

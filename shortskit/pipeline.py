@@ -23,7 +23,7 @@ from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_wo
 from shortskit.checks import check_output, checked_providers, music_source, open_workspace, sidecar
 from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
-from shortskit.engines.ffmpeg import THREADS_ENV, resolve_encoder
+from shortskit.engines.ffmpeg import resolve_encoder, thread_args
 from shortskit.errors import ConfigError, ScenesFailedError, ShortskitError
 from shortskit.progress import Progress, ProgressHook
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
@@ -113,7 +113,7 @@ class _Render:
         # same cores spend 3–5 % more CPU on threads that wait for each other); the last clips take them all
         # again. SHORTSKIT_THREADS (a batch sharing the machine) wins; one clip at a time needs no sharing.
         cores = os.cpu_count() or 1
-        shared = render_jobs > 1 and not os.environ.get(THREADS_ENV, "").strip()
+        shared = render_jobs > 1 and not thread_args()  # SHORTSKIT_THREADS, read (and checked) as the encoder does
         self.threads_each: int | None = max(1, cores // render_jobs) if shared else None
         self.clips_to_come = len(story.scenes)  # scenes that have not yet asked for their clip
         self.font: CaptionFont = caption_font(story)
