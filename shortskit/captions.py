@@ -271,6 +271,9 @@ def write_ass(
     subs = pysubs2.SSAFile()
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0"})
     subs.info["Title"] = "shortskit captions"
+    # The video is BT.709. Without this line libass takes the colours as meant for BT.601 video and shifts them
+    # (the story's green #20C040 came out 22 levels dark).
+    subs.info["YCbCr Matrix"] = "TV.709"
     subs.styles = {"Default": _ass_style(style, width)}
     hi = _ass_color(style.highlight_color)
     pop = r"\fscx110\fscy110" if style.pop else ""

@@ -1,11 +1,14 @@
-"""User pictures: read any image Pillow understands and cover-crop it to the video frame as a PNG.
+"""User pictures: read any image Pillow understands and cover-crop it to the video frame as an sRGB PNG.
 
-Orientation follows the EXIF tag (as phones and viewers show the photo), transparency is flattened on black.
+Orientation follows the EXIF tag (as phones and viewers show the photo); colours are converted from the
+picture's own ICC profile (Display P3 from phones, Adobe RGB from cameras, grey, CMYK) to sRGB with LittleCMS,
+and a picture without one is taken as sRGB; transparency is flattened on black.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import struct
 import warnings
@@ -13,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from shortskit.errors import InputFileError
 
@@ -46,6 +49,35 @@ def _orientation(im: Image.Image) -> int:
         return int(value) if value in range(1, 9) else 1
     except Exception:  # a broken EXIF block is not worth refusing the photo over
         return 1
+
+
+# The mode a picture must be in for a profile of each colour space (ICC's 4-letter signatures, as Pillow reads them)
+_PROFILE_MODES = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK"}
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(im: Image.Image, rgb: Image.Image) -> Image.Image:
+    """``rgb`` (the 8-bit RGB form of ``im``) converted from ``im``'s embedded ICC profile to sRGB.
+
+    Without a profile, or with one that LittleCMS cannot use, the numbers are taken as sRGB already (what a
+    browser does). CMYK and grey pictures are converted from their own numbers, not from ``rgb``.
+    """
+    icc = im.info.get("icc_profile")
+    if not icc:
+        return rgb
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = source.profile.xcolor_space.strip()
+        mode = _PROFILE_MODES.get(space)
+        if mode is None:
+            return rgb
+        pixels = rgb if mode == "RGB" else (im if im.mode == mode else rgb.convert(mode))
+        converted = ImageCms.profileToProfile(
+            pixels, source, _SRGB, renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):  # a broken profile: keep the numbers
+        return rgb
+    return converted if converted is not None else rgb
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -130,7 +162,7 @@ def prepare_image(src: Path, out: Path, *, width: int, height: int, scene: int |
             im.load()  # decode now, so truncated data fails here and not half-way through a render
             with contextlib.suppress(Exception):  # broken EXIF: keep the pixels as stored, not refuse the photo
                 im = ImageOps.exif_transpose(im)
-            rgb = _to_rgb(im)
+            rgb = _to_srgb(im, _to_rgb(im))
     except _DECODE_ERRORS as err:
         raise _unreadable(src, scene, err) from err
 

@@ -32,10 +32,10 @@ __all__ = [
 # Bump a kind's version when its code would make something different from the same inputs.
 VERSIONS: dict[str, str] = {
     "image": "2",
-    "local-image": "2",
+    "local-image": "3",  # 3: converted from its ICC profile to sRGB
     "voice": "2",
     "recording": "1",
-    "captions": "2",
+    "captions": "3",  # 3: YCbCr Matrix TV.709
     "clip": "4",
     "soundtrack": "3",
     "final": "2",

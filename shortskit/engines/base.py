@@ -15,10 +15,29 @@ from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup
 from shortskit.story import CaptionStyle
 from shortskit.timing import clip_frames
 
-__all__ = ["AUDIO_RATE", "MOTIONS", "PRESETS", "ClipEngine", "ClipSpec", "Preset", "motion_for"]
+__all__ = [
+    "AUDIO_RATE",
+    "MOTIONS",
+    "PRESETS",
+    "TAG_BT709",
+    "TO_BT709",
+    "ClipEngine",
+    "ClipSpec",
+    "Preset",
+    "motion_for",
+]
 
 AUDIO_RATE = 48000  # Hz of every clip's and the short's audio
 MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right")
+
+# Every clip is BT.709, limited range, and says so. Players and platforms decode untagged HD video as BT.709,
+# while swscale's default RGB -> YUV matrix is BT.601: greens came out 27 levels dark. TO_BT709: the options of
+# the scale filter that converts the RGB picture with the BT.709 matrix into limited range (it tags the frames'
+# matrix, which libass reads for its own colours). TAG_BT709: the filter that tags primaries and transfer too;
+# the encoders write the frames' tags into the H.264 VUI and the MP4 (ffmpeg 9 lets the frames' unset tags win
+# over -color_primaries / -color_trc output options, so those options alone leave them "unknown").
+TO_BT709 = "out_color_matrix=bt709:out_range=tv"
+TAG_BT709 = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from shortskit import ffmpeg
-from shortskit.engines.base import PRESETS, ClipSpec
+from shortskit.engines.base import PRESETS, TAG_BT709, TO_BT709, ClipSpec
 from shortskit.errors import ConfigError
 
 __all__ = ["FfmpegEngine", "clip_args", "render_clip", "resolve_encoder", "video_codec_args"]
@@ -97,7 +97,10 @@ def clip_args(spec: ClipSpec, out: Path) -> list[str | Path]:
     w, h, n = spec.width, spec.height, spec.frames
     panning = spec.motion in ("pan_left", "pan_right") and spec.zoom > 0
     chain = [
-        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos",
+        # The one RGB -> YUV conversion of the clip, with the BT.709 matrix: every later filter (the Ken Burns
+        # scale, libass, which reads the frames' colour tags for its own colours) works on these frames.
+        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos:{TO_BT709}",
+        "format=yuv420p",
         f"crop={w}:{h}",
         "setsar=1",
         _pan(spec) if panning else _zoompan(spec.motion, spec.zoom, n, w, h, spec.fps),
@@ -106,7 +109,7 @@ def clip_args(spec: ClipSpec, out: Path) -> list[str | Path]:
         chain.append(
             f"ass=filename={ffmpeg.filter_escape(spec.captions)}:fontsdir={ffmpeg.filter_escape(spec.fonts_dir)}"
         )
-    chain.append("format=yuv420p")
+    chain.append(TAG_BT709)
     return [
         "-y", "-loglevel", "error",
         "-i", spec.image,
@@ -127,7 +130,7 @@ class FfmpegEngine:
     """The default engine: one ffmpeg pass per clip (captions from the ASS file in the spec)."""
 
     name: ClassVar[str] = "ffmpeg"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"  # 3: BT.709 matrix and tags
 
     async def render_clip(
         self, spec: ClipSpec, out: Path, *, scene: int | None = None, effects: Sequence[Any] = ()

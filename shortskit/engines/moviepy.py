@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shortskit import ffmpeg
-from shortskit.engines.base import AUDIO_RATE, PRESETS, ClipSpec
+from shortskit.engines.base import AUDIO_RATE, PRESETS, TAG_BT709, TO_BT709, ClipSpec
 from shortskit.engines.moviepy_captions import caption_clips
 from shortskit.errors import RenderError, ShortskitError
 
 if TYPE_CHECKING:
-    from moviepy import CompositeVideoClip
+    from moviepy import VideoClip
     from PIL import Image as PILImage
 
 __all__ = ["MoviepyEngine", "render_clip_moviepy", "scene_clip"]
@@ -132,8 +132,8 @@ def _voice(spec: ClipSpec, duration: float) -> Any:
     return AudioArrayClip(padded, fps=AUDIO_RATE)
 
 
-def scene_clip(spec: ClipSpec) -> CompositeVideoClip:
-    """One scene as a moviepy ``CompositeVideoClip`` that looks like the ffmpeg engine's clip.
+def scene_clip(spec: ClipSpec) -> VideoClip:
+    """One scene as a moviepy clip (a ``CompositeVideoClip`` when it has captions) that looks like the ffmpeg engine's clip.
 
     The picture is cover-cropped to ``spec.width`` x ``spec.height`` and moves as ``spec.motion`` says
     (the same zoom/pan arithmetic as the ffmpeg engine); ``spec.groups`` (times relative to the scene) are
@@ -145,10 +145,14 @@ def scene_clip(spec: ClipSpec) -> CompositeVideoClip:
 
     duration = _exact_duration(spec)
     audio = _voice(spec, duration)
-    layers = [_ken_burns(spec, duration)]
-    if spec.style.enabled:
-        layers += caption_clips(spec, duration)
-    clip = CompositeVideoClip(layers, size=(spec.width, spec.height), use_bgclip=True)
+    picture = _ken_burns(spec, duration)
+    captions = caption_clips(spec, duration) if spec.style.enabled else []
+    # moviepy's CompositeVideoClip with use_bgclip and nothing over the background fails (max() of no ends)
+    clip = (
+        CompositeVideoClip([picture, *captions], size=(spec.width, spec.height), use_bgclip=True)
+        if captions
+        else picture
+    )
     return clip.with_duration(duration).with_audio(audio)
 
 
@@ -162,6 +166,9 @@ def _write(
     effects: list[Any],
 ) -> None:
     preset = PRESETS[spec.quality]
+    # moviepy pipes RGB frames: convert them with the BT.709 matrix and tag them, as the ffmpeg engine does
+    params = ["-vf", f"scale={TO_BT709},format=yuv420p,{TAG_BT709}", "-crf", str(preset.crf), "-pix_fmt", "yuv420p",
+              "-movflags", "+faststart"]  # fmt: skip
     temp_audio = out.with_name(f"{out.stem}.audio.m4a")
     clip = final = None
     try:
@@ -175,7 +182,7 @@ def _write(
             audio_fps=AUDIO_RATE,
             audio_bitrate="192k",
             preset=preset.x264_preset,
-            ffmpeg_params=["-crf", str(preset.crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+            ffmpeg_params=params,
             temp_audiofile=str(temp_audio),
             logger=None,
             threads=2,
@@ -223,7 +230,7 @@ class MoviepyEngine:
     """The moviepy 2 engine: the same look, and room for your own moviepy effects per scene."""
 
     name: ClassVar[str] = "moviepy"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: BT.709 matrix and tags
 
     async def render_clip(
         self, spec: ClipSpec, out: Path, *, scene: int | None = None, effects: Sequence[Any] = ()
