@@ -98,7 +98,15 @@ def caption_font(story: Story) -> CaptionFont:
     primary = choice.primary
     if primary == own and not style.font_file:
         return CaptionFont(FONT_FILE, choice.digest, style, choice)  # the story's own family name stays
-    return CaptionFont(primary.file, choice.digest, style.model_copy(update={"font": primary.family}), choice)
+    update: dict[str, Any] = {"font": primary.family}
+    if not style.font_file:
+        # libass sizes a face by its whole ascent + descent: a face with tall room for marks (Noto Sans Arabic's
+        # em is 0.47 of it, League Spartan's 0.67) would look a third smaller; give it the same letter size.
+        em, _, _ = font_metrics(str(primary.file), primary.index)
+        reference, _, _ = font_metrics(str(FONT_FILE))
+        if em < 0.9 * reference:
+            update["size"] = min(400, round(style.size * reference / em))
+    return CaptionFont(primary.file, choice.digest, style.model_copy(update=update), choice)
 
 
 @dataclass(frozen=True)

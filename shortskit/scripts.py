@@ -456,6 +456,27 @@ class FontChoice:
         chars = _drawn(text)
         return max(self.faces, key=lambda f: sum(_has(f, c) for c in chars))
 
+    def runs(self, text: str) -> list[tuple[str, Face]]:
+        """``text`` in pieces each one face draws whole (one piece where a face has every glyph).
+
+        For drawing without font fallback (Pillow): "טוב." is Hebrew letters from one face, the period from
+        another. A combining mark stays with the character before it.
+        """
+        face = self.face_for(text)
+        if covers(face, text):
+            return [(text, face)]
+        out: list[tuple[str, Face]] = []
+        for ch in text:
+            if out and (unicodedata.category(ch) in ("Mn", "Me", "Cf") or _has(out[-1][1], ch)):
+                out[-1] = (out[-1][0] + ch, out[-1][1])
+                continue
+            f = self.face_for(ch)
+            if out and out[-1][1] == f:
+                out[-1] = (out[-1][0] + ch, f)
+            else:
+                out.append((ch, f))
+        return out
+
     def folder(self) -> Path:
         """One folder holding every face's file, for libass's ``fontsdir`` (links where the files are apart)."""
         folders = {f.file.parent for f in self.faces}

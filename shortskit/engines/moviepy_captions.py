@@ -102,6 +102,10 @@ class _Look:
         """The face that draws ``text``."""
         return self.fonts.face_for(text) if self.fonts is not None else Face(Path(self.font), 0, "")
 
+    def runs(self, text: str) -> list[tuple[str, Face]]:
+        """``text`` in pieces, each with the one face that draws it whole."""
+        return self.fonts.runs(text) if self.fonts is not None else [(text, Face(Path(self.font), 0, ""))]
+
     def em_for(self, face: Face, em: int) -> int:
         """Pillow size in ``face`` for Pillow size ``em`` of the primary font (the same libass size)."""
         if str(face.file) == self.font:
@@ -142,7 +146,9 @@ def _text_clip(
         color=color,
         stroke_color=stroke_color if look.stroke else None,
         stroke_width=look.stroke,
-        margin=(pad_x, pad_y),
+        # moviepy sizes the image from the text's own box, which cuts the bottom off faces with tall ascents
+        # (Noto Sans Arabic): room below costs nothing, since words are placed by their top-left corner
+        margin=(pad_x, pad_y, pad_x, pad_y + em),
         transparent=True,
     )
 
@@ -161,9 +167,11 @@ def _caption_clip(
     shadow_rgb, shadow_alpha = _rgba(style.shadow_color)
     pop = 1.1 if style.pop else 1.0
 
-    faces = [look.face(w) for w in words]
-    ems = [look.em_for(faces[i], round(look.em * pop) if i == active else look.em) for i in range(len(words))]
-    widths = [faces[i].pil(ems[i]).getlength(w) for i, w in enumerate(words)]
+    # each word in pieces that one face draws whole (Pillow has no font fallback of its own)
+    pieces = [look.runs(w) for w in words]
+    ems = [round(look.em * pop) if i == active else look.em for i in range(len(words))]
+    piece_widths = [[f.pil(look.em_for(f, ems[i])).getlength(t) for t, f in pieces[i]] for i in range(len(words))]
+    widths = [sum(p) for p in piece_widths]
     space = _pil_font(look.font, look.em).getlength(" ")
     gaps = [0.0 if (i == 0 or glued[i]) else space for i in range(len(words))]
     lines = wrap_lines(widths, gaps, look.max_width)
@@ -207,12 +215,13 @@ def _caption_clip(
             if n:  # the gap between neighbours on screen is the gap of whichever of them comes later in the text
                 x += gaps[max(i, shown[n - 1])]
             rgb, alpha = (hi_rgb, hi_alpha) if i == active else (text_rgb, text_alpha)
-            f, em = faces[i], ems[i]
-            if look.shadow > 0 and shadow_alpha > 0:
-                shadow = word_clip(words[i], shadow_rgb, shadow_alpha, em, shadow_rgb, f)
-                placed.append((shadow, *corner(x + look.shadow, baseline + look.shadow, em, f)))
-            placed.append((word_clip(words[i], rgb, alpha, em, stroke_rgb, f), *corner(x, baseline, em, f)))
-            x += widths[i]
+            for k in scripts.visual_order([t for t, _ in pieces[i]], rtl):
+                (text, f), em = pieces[i][k], look.em_for(pieces[i][k][1], ems[i])
+                if look.shadow > 0 and shadow_alpha > 0:
+                    shadow = word_clip(text, shadow_rgb, shadow_alpha, em, shadow_rgb, f)
+                    placed.append((shadow, *corner(x + look.shadow, baseline + look.shadow, em, f)))
+                placed.append((word_clip(text, rgb, alpha, em, stroke_rgb, f), *corner(x, baseline, em, f)))
+                x += piece_widths[i][k]
 
     # Compose the words on a canvas just big enough, then freeze it: one still per caption keeps each
     # frame to a single full-size blend instead of one per word and shadow.
