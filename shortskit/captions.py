@@ -18,10 +18,11 @@ from typing import Any
 
 import pysubs2
 
+from shortskit import fonts as _fonts
 from shortskit import scripts
 from shortskit.errors import ConfigError, StoryError
+from shortskit.fonts import Face, FontChoice
 from shortskit.providers.base import Word
-from shortskit.scripts import Face, FontChoice
 from shortskit.story import CaptionStyle, Story
 from shortskit.text import strip_emoji
 
@@ -41,7 +42,7 @@ __all__ = [
     "write_srt",
 ]
 
-FONT_DIR = scripts.FONT_DIR
+FONT_DIR = _fonts.FONT_DIR
 FONT_FILE = FONT_DIR / "LeagueSpartan-Bold.otf"
 DEFAULT_FAMILY = "League Spartan"
 
@@ -85,15 +86,15 @@ def caption_font(story: Story) -> CaptionFont:
     if style.font_file:
         path = story.resolve(style.font_file)
         try:
-            own = scripts.face_of(path)
+            own = _fonts.face_of(path)
         except ValueError as exc:
             raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
     else:
         own = Face(FONT_FILE, 0, DEFAULT_FAMILY)
     text = " ".join(s.text for s in story.scenes)
     try:
-        choice = scripts.choose_fonts(text.upper() if style.uppercase else text, story.language, own)
-    except scripts.NoFontError as exc:
+        choice = _fonts.choose_fonts(text.upper() if style.uppercase else text, story.language, own)
+    except _fonts.NoFontError as exc:
         raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
     primary = choice.primary
     if primary == own and not style.font_file:

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import shortskit
-from shortskit import ffmpeg, scripts
+from shortskit import ffmpeg, fonts, scripts
 from shortskit.captions import caption_font, group_words, write_ass
 from shortskit.errors import ConfigError, StoryError
 from shortskit.providers.base import Word
@@ -36,7 +36,7 @@ TEXTS = {
     "ja": "東京は日本の首都です。「こんにちは」と言いました。",
     "ko": "안녕하세요 저는 학생입니다.",
 }
-CJK_FONT = scripts._system_face("zh-cn", "天") is not None
+CJK_FONT = fonts._system_face("zh-cn", "天") is not None
 needs_cjk = pytest.mark.skipif(not CJK_FONT, reason="no CJK font installed (apt-get install fonts-noto-cjk)")
 OCR_LANGS = {"ru": "rus", "el": "ell", "ar": "ara", "hi": "hin", "zh": "chi_sim", "ja": "jpn", "th": "tha"}
 
@@ -135,12 +135,10 @@ def _story(lang: str, **captions: object) -> Story:
 def test_each_script_gets_a_shipped_font_that_draws_it(lang: str, family: str) -> None:
     font = caption_font(_story(lang))
     assert font.style.font == family
-    assert font.file.parent == scripts.FONT_DIR
+    assert font.file.parent == fonts.FONT_DIR
     assert not font.choice.unsupported
     letters = "".join(c for c in TEXTS[lang].replace("iPhone", "") if unicodedata.category(c)[0] in "LM")
-    assert scripts.covers(
-        font.choice.primary, letters
-    )  # the primary face draws every letter (punctuation may fall back)
+    assert fonts.covers(font.choice.primary, letters)  # the primary face draws every letter (punctuation may fall back)
 
 
 @needs_cjk
@@ -148,13 +146,13 @@ def test_each_script_gets_a_shipped_font_that_draws_it(lang: str, family: str) -
 def test_cjk_comes_from_an_installed_font_for_the_language(lang: str, family: str) -> None:
     font = caption_font(_story(lang))
     assert font.style.font.endswith(family), font.style.font
-    assert scripts.covers(font.choice.primary, TEXTS[lang])
+    assert fonts.covers(font.choice.primary, TEXTS[lang])
     assert font.folder.is_dir() and any(p.resolve() == font.file.resolve() for p in font.folder.iterdir())
 
 
 def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
     own = tmp_path / "mine.ttf"
-    shutil.copyfile(scripts.FONT_DIR / "NotoSans-Bold.ttf", own)
+    shutil.copyfile(fonts.FONT_DIR / "NotoSans-Bold.ttf", own)
     story = _story("ru", font_file=str(own))
     font = caption_font(story)
     assert font.file == own and font.style.font == "Noto Sans"
@@ -169,7 +167,7 @@ def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
 
 
 def test_a_language_no_font_draws_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scripts, "_system_face", lambda lang, chars: None)  # a machine without CJK fonts
+    monkeypatch.setattr(fonts, "_system_face", lambda lang, chars: None)  # a machine without CJK fonts
     with pytest.raises(StoryError) as err:
         caption_font(_story("zh"))
     message = str(err.value)
@@ -266,7 +264,7 @@ def test_whole_render_burns_in_captions_in_reading_order(
         conf = tmp_path / "fonts.conf"
         conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>')
         monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
-        scripts._system_face.cache_clear()
+        fonts._system_face.cache_clear()
     with_captions = _render(tmp_path, lang)
     without = _render(tmp_path, lang, captions=False)
     assert not [r for r in caplog.records if "glyph" in r.getMessage()]
@@ -334,7 +332,7 @@ def test_ocr_reads_the_burned_in_captions_back(lang: str, engine: str, tmp_path:
         want = _bare(g.text)
         ratio = difflib.SequenceMatcher(None, read, want).ratio()
         assert ratio >= 0.9, f"{lang}/{engine}, word {i + 1}: OCR read {read!r} for {want!r} ({ratio:.2f})"
-        scripts._system_face.cache_clear()
+        fonts._system_face.cache_clear()
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup
-from shortskit.scripts import FontChoice
+from shortskit.fonts import FontChoice
 from shortskit.story import CaptionStyle
 from shortskit.timing import clip_frames
 

@@ -3,7 +3,7 @@ active-word highlight as the ASS captions libass burns in for the ffmpeg engine.
 
 Each caption is composed once from word TextClips (and their shadows) and frozen into one still, so a frame
 costs a single blend per caption instead of one per word. Each word is drawn by the face that has its glyphs
-(:class:`shortskit.scripts.FontChoice`) and shaped by Pillow's Raqm layout; right-to-left lines place their
+(:class:`shortskit.fonts.FontChoice`) and shaped by Pillow's Raqm layout; right-to-left lines place their
 words from the right. Without Raqm, text that needs shaping (Arabic, Hebrew, Indic, Thai) is refused rather
 than drawn unjoined and backwards.
 """
@@ -21,7 +21,7 @@ from shortskit import scripts
 from shortskit.captions import CaptionGroup, fit_size, font_metrics, wrap_lines
 from shortskit.engines.base import ClipSpec
 from shortskit.errors import ConfigError
-from shortskit.scripts import Face, FontChoice
+from shortskit.fonts import Face, FontChoice
 from shortskit.story import CaptionStyle
 from shortskit.text import strip_emoji
 
