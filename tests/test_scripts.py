@@ -160,6 +160,12 @@ def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
     before = font.digest
     own.write_bytes(own.read_bytes() + b"\0" * 16)
     assert caption_font(story).digest != before
+    # one Greek letter in an English story changes only that word's face, not the story's look
+    english = Story.model_validate(
+        {"title": "T", "language": "en", "scenes": [{"text": "It is 5 μm across, a tiny thing.", "image_prompt": "x"}]}
+    )
+    mixed = caption_font(english)
+    assert mixed.style.font == "League Spartan" and mixed.choice.face_for("μm").family == "Noto Sans"
     # Latin words inside Arabic are drawn by the story's own font (League Spartan), the rest by Noto Arabic
     choice = caption_font(_story("ar")).choice
     assert choice.face_for("iPhone").family == "League Spartan"
