@@ -357,3 +357,20 @@ def test_arabic_with_a_latin_name_reads_right_to_left_while_its_first_word_is_sp
     assert red_x > white_x + 20, (
         f"{engine}: the spoken first word is drawn left of the others ({red_x:.0f} <= {white_x:.0f})"
     )
+
+
+@needs_cjk
+def test_a_wide_cjk_caption_is_broken_into_lines_between_words(tmp_path: Path) -> None:
+    """libass breaks lines only at spaces: a Chinese caption wider than the frame gets its own \\N, between words."""
+    font = caption_font(_story("zh"))
+    text = "人工智能正在改变我们的世界科学家们每天都在研究新的方法"
+    words = scripts.caption_words([Word(text, 0.0, 6.0)], "zh")
+    groups = group_words(words, max_words=12, max_chars=80)
+    style = font.style.model_copy(update={"highlight": False})
+    ass = pysubs2.load(str(write_ass(groups, tmp_path / "z.ass", style, fonts=font.choice)))
+    first = ass[0].text
+    assert r"\N" in first
+    lines = first.split(r"\N")
+    assert "".join(lines) == groups[0].text  # nothing lost, no space added
+    assert all(line[0] not in "。，、！？」" for line in lines[1:])
+    assert all(len(line) < len(groups[0].text) for line in lines)
