@@ -8,6 +8,7 @@ fresh machine may have no emoji font); the SRT keeps the text exactly as written
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from typing import Any
 
 import pysubs2
 
-from shortskit.errors import ConfigError
+from shortskit import fonts as _fonts
+from shortskit import scripts
+from shortskit.errors import ConfigError, StoryError
+from shortskit.fonts import Face, FontChoice
 from shortskit.providers.base import Word
 from shortskit.story import CaptionStyle, Story
 from shortskit.text import strip_emoji
-from shortskit.workspace import file_digest
 
 __all__ = [
     "FONT_DIR",
@@ -39,11 +42,13 @@ __all__ = [
     "write_srt",
 ]
 
-FONT_DIR = Path(__file__).parent / "assets" / "fonts"
+FONT_DIR = _fonts.FONT_DIR
 FONT_FILE = FONT_DIR / "LeagueSpartan-Bold.otf"
+DEFAULT_FAMILY = "League Spartan"
 
-_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
-_CLAUSE_END = (",", ";", ":")
+# Sentence ends and clause marks of the scripts we caption (Arabic ؟ ، ؛, Devanagari danda, Greek ;, CJK, Thai).
+_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？", "؟", "।", "॥", "۔", "\u037e")
+_CLAUSE_END = (",", ";", ":", "，", "、", "；", "：", "،", "؛")
 
 
 def font_family(path: Path) -> str:
@@ -60,23 +65,49 @@ def font_family(path: Path) -> str:
 class CaptionFont:
     """The font a story's captions are drawn with, and the style that names it."""
 
-    file: Path  # the .ttf/.otf file
-    digest: str  # its content digest (part of caption and clip keys)
-    style: CaptionStyle  # the story's caption style with ``font`` set to the file's own family name
+    file: Path  # the primary .ttf/.otf/.ttc file
+    digest: str  # content digest of every face the captions may use (part of caption and clip keys)
+    style: CaptionStyle  # the story's caption style with ``font`` set to the primary face's family name
+    choice: FontChoice | None = None  # the primary face and its fallbacks (None: the one file alone)
 
     @property
     def folder(self) -> Path:
-        """Where libass looks for it (``fontsdir``)."""
-        return self.file.parent
+        """Where libass looks for the faces (``fontsdir``)."""
+        return self.choice.folder() if self.choice is not None else self.file.parent
 
 
 def caption_font(story: Story) -> CaptionFont:
-    """The shipped font, or the story's ``captions.font_file`` (whose own family name libass matches)."""
+    """The faces that draw the story's captions: its own font (``captions.font_file``, else League Spartan)
+    where it has the glyphs, else the shipped Noto font of the script, else an installed CJK font.
+
+    :class:`StoryError` (field ``captions.font_file``) when no font here draws some of its letters.
+    """
     style = story.captions
+    if style.font_file:
+        path = story.resolve(style.font_file)
+        try:
+            own = _fonts.face_of(path)
+        except ValueError as exc:
+            raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
+    else:
+        own = Face(FONT_FILE, 0, DEFAULT_FAMILY)
+    text = " ".join(s.text for s in story.scenes)
+    try:
+        choice = _fonts.choose_fonts(text.upper() if style.uppercase else text, story.language, own)
+    except _fonts.NoFontError as exc:
+        raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
+    primary = choice.primary
+    if primary == own and not style.font_file:
+        return CaptionFont(FONT_FILE, choice.digest, style, choice)  # the story's own family name stays
+    update: dict[str, Any] = {"font": primary.family}
     if not style.font_file:
-        return CaptionFont(FONT_FILE, file_digest(FONT_FILE), style)
-    path = story.resolve(style.font_file)
-    return CaptionFont(path, file_digest(path), style.model_copy(update={"font": font_family(path)}))
+        # libass sizes a face by its whole ascent + descent: a face with tall room for marks (Noto Sans Arabic's
+        # em is 0.47 of it, League Spartan's 0.67) would look a third smaller; give it the same letter size.
+        em, _, _ = font_metrics(str(primary.file), primary.index)
+        reference, _, _ = font_metrics(str(FONT_FILE))
+        if em < 0.9 * reference:
+            update["size"] = min(400, round(style.size * reference / em))
+    return CaptionFont(primary.file, choice.digest, style.model_copy(update=update), choice)
 
 
 @dataclass(frozen=True)
@@ -89,7 +120,7 @@ class CaptionGroup:
 
     @property
     def text(self) -> str:
-        return " ".join(w.text for w in self.words)
+        return scripts.join_words(self.words)
 
 
 def group_words(
@@ -100,19 +131,24 @@ def group_words(
     max_gap: float = 0.6,
     linger: float = 0.35,
     until: float | None = None,
+    language: str | None = None,
 ) -> list[CaptionGroup]:
     """Group timed words into captions.
 
+    With ``language``, words of Chinese, Japanese or Thai are first cut into words
+    (:func:`shortskit.scripts.caption_words`). ``max_chars`` counts display width (a CJK character is two).
     A group closes at ``max_words``, before it would pass ``max_chars``, after a word ending a sentence,
     after a clause mark once it has two words, or before a silence longer than ``max_gap`` seconds. Each
     group stays up until the next starts, or ``linger`` seconds past its last word if a pause follows, but
     never past ``until`` (the end of the scene), so scenes joined end to end never overlap.
     """
+    if language is not None:
+        words = scripts.caption_words(words, language)
     groups: list[list[Word]] = []
     current: list[Word] = []
     for i, word in enumerate(words):
         if current:
-            chars = sum(len(w.text) + 1 for w in current) + len(word.text)
+            chars = scripts.display_width(scripts.join_words([*current, word]))
             gap = word.start - current[-1].end
             if len(current) >= max_words or chars > max_chars or gap > max_gap:
                 groups.append(current)
@@ -143,7 +179,7 @@ def shift_groups(groups: Iterable[CaptionGroup], offset: float) -> list[CaptionG
     """The same groups, ``offset`` seconds later (to place one scene's captions in the whole short)."""
     return [
         CaptionGroup(
-            tuple(Word(w.text, w.start + offset, w.end + offset) for w in g.words),
+            tuple(dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in g.words),
             g.start + offset,
             g.end + offset,
         )
@@ -152,18 +188,22 @@ def shift_groups(groups: Iterable[CaptionGroup], offset: float) -> list[CaptionG
 
 
 @lru_cache(maxsize=16)
-def font_metrics(font: str) -> tuple[float, float, float]:
+def font_metrics(font: str, index: int = 0) -> tuple[float, float, float]:
     """(Pillow size per libass size, ascent, descent), the last two as fractions of the libass size.
 
     libass, mimicking GDI, makes ``usWinAscent + usWinDescent`` equal the font size; Pillow sizes by the
-    em. Read the head and OS/2 tables directly (no fontTools needed); fall back to Pillow's own metrics.
+    em. Read the head and OS/2 tables directly (no fontTools needed; ``index``: the face in a .ttc
+    collection); fall back to Pillow's own metrics.
     """
     try:
         data = Path(font).read_bytes()
-        (num_tables,) = struct.unpack_from(">H", data, 4)
+        base = 0
+        if data[:4] == b"ttcf":
+            (base,) = struct.unpack_from(">I", data, 12 + 4 * index)
+        (num_tables,) = struct.unpack_from(">H", data, base + 4)
         tables = {}
         for i in range(num_tables):
-            tag, _, offset, _ = struct.unpack_from(">4sIII", data, 12 + 16 * i)
+            tag, _, offset, _ = struct.unpack_from(">4sIII", data, base + 12 + 16 * i)
             tables[tag] = offset
         (upem,) = struct.unpack_from(">H", data, tables[b"head"] + 18)
         win_ascent, win_descent = struct.unpack_from(">HH", data, tables[b"OS/2"] + 74)
@@ -174,7 +214,7 @@ def font_metrics(font: str) -> tuple[float, float, float]:
         pass
     from PIL import ImageFont
 
-    ascent, descent = ImageFont.truetype(font, 1000).getmetrics()
+    ascent, descent = ImageFont.truetype(font, 1000, index=index).getmetrics()
     total = ascent + descent
     return 1000 / total, ascent / total, descent / total
 
@@ -201,14 +241,59 @@ def missing_glyphs(text: str, font: str | Path = FONT_FILE) -> str:
     return "".join(seen)
 
 
-def fit_size(words: Sequence[str], size: float, stroke: float, room: float, font: Path) -> float:
-    """The largest size up to ``size`` at which the longest word fits in ``room`` pixels (words never break)."""
-    from PIL import ImageFont
+def fit_size(
+    words: Sequence[str],
+    size: float,
+    stroke: float,
+    room: float,
+    font: Path,
+    *,
+    faces: Sequence[Face] | None = None,
+) -> float:
+    """The largest size up to ``size`` at which the longest word fits in ``room`` pixels (words never break).
 
-    em_per_size, _, _ = font_metrics(str(font))
-    pil = ImageFont.truetype(str(font), max(1, round(size * em_per_size)))
-    widest = max((pil.getlength(w) + 2 * stroke for w in words if w), default=0.0)
+    ``faces``: the face drawing each word, where they differ (else ``font`` draws them all).
+    """
+    widest = 0.0
+    for i, w in enumerate(words):
+        if w:
+            face = faces[i] if faces is not None else Face(Path(font), 0, "")
+            widest = max(widest, word_width(w, face, size) + 2 * stroke)
     return size if widest <= room else size * room / widest
+
+
+def word_width(text: str, face: Face, size: float) -> float:
+    """How wide ``text`` is drawn in ``face`` at libass size ``size``, pixels (shaped, where Raqm is there)."""
+    em_per_size, _, _ = font_metrics(str(face.file), face.index)
+    return float(face.pil(max(1, round(size * em_per_size))).getlength(text))
+
+
+def wrap_lines(widths: Sequence[float], gaps: Sequence[float], max_width: float) -> list[list[int]]:
+    """Break words into lines no wider than ``max_width``, then even the lines out (libass wrap style 0).
+
+    ``gaps[i]`` is the space before word ``i`` (none where it is glued to the word before it).
+    """
+    lines: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        if lines[-1] and used + gaps[i] + w > max_width:
+            lines.append([])
+            used = 0.0
+        used = w if not lines[-1] else used + gaps[i] + w
+        lines[-1].append(i)
+
+    def width(line: list[int]) -> float:
+        return sum(widths[i] for i in line) + sum(gaps[i] for i in line[1:])
+
+    for k in range(len(lines) - 1, 0, -1):  # move words down while that makes neighbouring lines more even
+        while len(lines[k - 1]) > 1:
+            a, b = lines[k - 1], lines[k]
+            na, nb = a[:-1], [a[-1], *b]
+            if abs(width(na) - width(nb)) < abs(width(a) - width(b)) and width(nb) <= max_width:
+                lines[k - 1], lines[k] = na, nb
+            else:
+                break
+    return lines
 
 
 def _color(hex_color: str) -> pysubs2.Color:
@@ -230,7 +315,7 @@ def _display(text: str, style: CaptionStyle) -> str:
     return text.upper() if style.uppercase else text
 
 
-def _ass_style(style: CaptionStyle, width: int) -> pysubs2.SSAStyle:
+def _ass_style(style: CaptionStyle, width: int, *, rtl: bool = False) -> pysubs2.SSAStyle:
     k = width / 1080  # sizes are given for a 1080-wide frame
     alignment = {
         "bottom": pysubs2.Alignment.BOTTOM_CENTER,
@@ -251,6 +336,9 @@ def _ass_style(style: CaptionStyle, width: int) -> pysubs2.SSAStyle:
         marginl=round(80 * k),
         marginr=round(80 * k),
         marginv=round(style.margin * k),
+        # -1: libass finds each line's base direction (FriBidi), so Arabic and Hebrew read right to left
+        # across the highlight's override tags; 1 would lay each tagged run out left to right.
+        encoding=-1 if rtl else 1,
     )
 
 
@@ -262,11 +350,14 @@ def write_ass(
     width: int = 1080,
     height: int = 1920,
     font_file: Path = FONT_FILE,
+    fonts: FontChoice | None = None,
 ) -> Path:
     """Write ``groups`` as an ASS file for a ``width`` x ``height`` video, one event per spoken word.
 
     A group whose longest word would not fit between the side margins is drawn smaller (``\\fs``), since
-    a word is never broken across lines.
+    a word is never broken across lines. With ``fonts``, a word the primary face cannot draw names its own
+    face (``\\fn``); words glued together (Chinese, Japanese, Thai) are broken into lines here, between
+    words, since libass breaks lines only at spaces.
     """
     subs = pysubs2.SSAFile()
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0"})
@@ -274,31 +365,75 @@ def write_ass(
     # The video is BT.709. Without this line libass takes the colours as meant for BT.601 video and shifts them
     # (the story's green #20C040 came out 22 levels dark).
     subs.info["YCbCr Matrix"] = "TV.709"
-    subs.styles = {"Default": _ass_style(style, width)}
+    rtl = any(scripts.is_rtl(g.text) for g in groups)
+    subs.styles = {"Default": _ass_style(style, width, rtl=rtl)}
     hi = _ass_color(style.highlight_color)
     pop = r"\fscx110\fscy110" if style.pop else ""
     st = subs.styles["Default"]
     room = width - st.marginl - st.marginr
+    primary = fonts.primary if fonts is not None else Face(Path(font_file), 0, style.font)
     for g in groups:
         shown = [_display(w.text, style) for w in g.words]
-        if not any(shown):
+        kept = [i for i, t in enumerate(shown) if t]
+        if not kept:
             continue
-        size = fit_size(shown, st.fontsize, st.outline, room, font_file)
+        faces = [fonts.face_for(t) if fonts is not None else primary for t in shown]
+        size = fit_size(shown, st.fontsize, st.outline, room, font_file, faces=faces)
         fit = f"{{\\fs{size:.1f}}}" if size < st.fontsize else ""
+        seps = _separators(g, shown, kept, faces, size, st.outline, room)
+
+        # the primary face is the style's own font ("" below); any other names itself
+        words = [(seps[k], shown[i], "" if faces[i] == primary else faces[i].family) for k, i in enumerate(kept)]
+        marks = (fit, style.font, f"{{\\c{hi}{pop}}}")
+
         if not style.highlight:
-            text = fit + " ".join(t for t in shown if t)
-            subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=text))
+            subs.append(pysubs2.SSAEvent(start=_ms(g.start), end=_ms(g.end), text=_ass_line(words, None, marks)))
             continue
         for i, w in enumerate(g.words):
             start = g.start if i == 0 else w.start
             end = g.words[i + 1].start if i + 1 < len(g.words) else g.end
             if end <= start:
                 continue
-            parts = [(f"{{\\c{hi}{pop}}}{t}{{\\r}}" if j == i else t) for j, t in enumerate(shown) if t]
-            subs.append(pysubs2.SSAEvent(start=_ms(start), end=_ms(end), text=fit + " ".join(parts)))
+            active = kept.index(i) if shown[i] else None
+            subs.append(pysubs2.SSAEvent(start=_ms(start), end=_ms(end), text=_ass_line(words, active, marks)))
     path = Path(path)
     subs.save(str(path), format_="ass", encoding="utf-8")
     return path
+
+
+def _ass_line(words: list[tuple[str, str, str]], active: int | None, marks: tuple[str, str, str]) -> str:
+    """One caption line: (separator, text, family) per word, the ``active`` one highlighted.
+
+    ``marks``: the size override (or ""), the primary family and the highlight's override tags. A word drawn by
+    another face names it (``\\fn``) and the primary face is named again after it.
+    """
+    fit, primary, highlight = marks
+    out = fit
+    for k, (sep, text, family) in enumerate(words):
+        own = f"{{\\fn{family}}}" if family else ""
+        if k == active:
+            out += f"{sep}{highlight}{own}{text}{{\\r}}{fit}"  # \\r resets the size too: set it again
+        else:
+            out += f"{sep}{own}{text}" + (f"{{\\fn{primary}}}" if own else "")
+    return out
+
+
+def _separators(
+    g: CaptionGroup, shown: list[str], kept: list[int], faces: list[Face], size: float, stroke: float, room: float
+) -> list[str]:
+    """What goes before each shown word: nothing first, a space, nothing (glued), or a line break (\\N)."""
+    glued = [k > 0 and bool(getattr(g.words[i], "glued", False)) for k, i in enumerate(kept)]
+    seps = ["" if (k == 0 or glued[k]) else " " for k in range(len(kept))]
+    if not any(glued):
+        return seps  # libass breaks lines at the spaces itself
+    widths = [word_width(shown[i], faces[i], size) + 2 * stroke for i in kept]
+    space = word_width(" ", faces[kept[0]], size)
+    gaps = [0.0 if not seps[k] else space for k in range(len(kept))]
+    if sum(widths) + sum(gaps) <= room:
+        return seps
+    for line in wrap_lines(widths, gaps, room)[1:]:
+        seps[line[0]] = "\\N"
+    return seps
 
 
 def _ms(seconds: float) -> int:

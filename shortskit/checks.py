@@ -162,6 +162,10 @@ def checked_providers(
             font_family(story.resolve(story.captions.font_file))
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
+    if story.captions.enabled:
+        from shortskit.captions import caption_font
+
+        caption_font(story)  # a language no font here draws is refused before any work (StoryError)
     return speaker, painter
 
 

@@ -28,6 +28,7 @@ from shortskit.errors import ConfigError, ScenesFailedError, ShortskitError
 from shortskit.progress import Progress, ProgressHook
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
 from shortskit.scheduler import RetryPolicy, shared_limit
+from shortskit.scripts import cue_width
 from shortskit.soundtrack import MusicMix
 from shortskit.story import Story
 from shortskit.timing import scene_seconds
@@ -164,7 +165,14 @@ class _Render:
             voice=speech.path,
             duration=scene_seconds(speech.duration, self.story.scene_pause(i), o.fps),
             captions=ass,
-            groups=tuple(group_words(words, max_words=self.font.style.max_words, max_chars=self.font.style.max_chars)),
+            groups=tuple(
+                group_words(
+                    words,
+                    max_words=self.font.style.max_words,
+                    max_chars=self.font.style.max_chars,
+                    language=self.story.language,
+                )
+            ),
             style=self.font.style,
             width=o.width,
             height=o.height,
@@ -175,6 +183,7 @@ class _Render:
             encoder=self.encoder if isinstance(self.encoder, str) else await self.encoder,
             fonts_dir=self.font.folder,
             font_file=self.font.file,
+            fonts=self.font.choice,
         )
         self.clips_to_come -= 1
         try:
@@ -242,7 +251,10 @@ async def _sidecars(story: Story, scenes: list[SceneResult], total: float) -> tu
 
         groups: list[CaptionGroup] = []
         for s in scenes:
-            groups += shift_groups(group_words(s.words, max_words=7, max_chars=42, until=s.duration), s.start)
+            cues = group_words(
+                s.words, max_words=7, max_chars=cue_width(story.language), until=s.duration, language=story.language
+            )
+            groups += shift_groups(cues, s.start)
         times = [(s.index, s.start, s.start + s.duration) for s in scenes]
         return groups, json.dumps(short_metadata(story, times, total), ensure_ascii=False, indent=2) + "\n"
 

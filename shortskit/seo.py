@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from shortskit import scripts
 from shortskit.blocking import run_sync
 from shortskit.scheduler import RetryPolicy
 from shortskit.story import Story
@@ -87,7 +88,10 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         uno"""
     ),
 }
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)  # letters only: no numbers, no underscores
+# Combining marks (Mn/Mc) of the scripts we caption: Devanagari matras and viramas, Thai vowels, Arabic harakat.
+# They are not \w to ``re``, yet they are part of a word.
+_MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0963\u0966-\u0dff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+_WORD = re.compile(rf"[^\W\d_](?:[^\W\d_]|[{_MARKS}])*", re.UNICODE)  # letters (and marks): no numbers
 
 
 def trim_words(text: str, limit: int, *, ellipsis: str = "") -> str:
@@ -104,7 +108,7 @@ def trim_words(text: str, limit: int, *, ellipsis: str = "") -> str:
 
 def hashtag(text: str) -> str | None:
     """``text`` as one hashtag (``"ocean facts"`` -> ``"#OceanFacts"``, letters and digits kept), or None."""
-    words = [w for w in re.split(r"[\W_]+", text.lstrip("#"), flags=re.UNICODE) if w]
+    words = [w for w in re.split(rf"[^\w{_MARKS}]+|_+", text.lstrip("#"), flags=re.UNICODE) if w]
     if not words:
         return None
     if len(words) == 1:
@@ -117,8 +121,15 @@ def keywords(text: str, language: str = "en", *, count: int = KEYWORD_TAGS, boos
     stop = _STOPWORDS.get(language.split("-")[0].lower(), frozenset())
     shortest = 3 if stop else 4  # without a stopword list, short words are mostly function words
 
+    spaceless = scripts.spaceless(text)
+    if spaceless:
+        shortest = 2  # a word of Chinese or Japanese is mostly two characters
+
     def words(s: str) -> list[str]:
-        return [w for w in _WORD.findall(s.casefold()) if len(w) >= shortest and w not in stop]
+        found = _WORD.findall(s.casefold())
+        if spaceless:  # Chinese, Japanese, Thai: the segmenter's words, not whole clauses
+            found = [t for w in found for t in (scripts.segment(w, language) if scripts.spaceless(w) else [w])]
+        return [w for w in found if len(w) >= shortest and w not in stop]
 
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}

@@ -25,6 +25,7 @@ from shortskit.merge import merge_clips
 from shortskit.progress import Progress, Stage
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
 from shortskit.scheduler import Limit, RetryPolicy, call
+from shortskit.scripts import SEGMENTER, caption_words
 from shortskit.soundtrack import MusicMix, make_soundtrack
 from shortskit.story import Story
 from shortskit.workspace import Workspace, atomic_path, file_digest
@@ -266,20 +267,24 @@ async def captions(ctx: Context, story: Story, scene: int, words: Sequence[Word]
     if not style.enabled:
         ctx.progress.emit("captions", "cached", scene)
         return None
+    words = caption_words(words, story.language)  # Chinese, Japanese, Thai: cut into words
     key = keys.captions_key(
-        words=words, style=style.model_dump(exclude={"font_file"}), font=font.digest, width=o.width, height=o.height
-    )
+        words=words, style={**style.model_dump(exclude={"font_file"}), "segmenter": SEGMENTER}, font=font.digest,
+        width=o.width, height=o.height,
+    )  # fmt: skip
 
     async def write(tmp: Path) -> None:
-        missing = missing_glyphs(" ".join(w.text for w in words), font.file)
+        text = " ".join(w.text for w in words)
+        unsupported = font.choice.unsupported if font.choice is not None else missing_glyphs(text, font.file)
+        missing = "".join(c for c in dict.fromkeys(text) if c in unsupported)
         if missing:
             log.warning(
-                "scene %d: the caption font %s has no glyphs for %r, which will not show; set "
-                "captions.font_file to a font that has them (e.g. a Noto font for the language)",
-                scene, style.font, missing[:12],
+                "scene %d: no caption font has glyphs for %r, which will not show; set "
+                "captions.font_file to a font that has them",
+                scene, missing[:12],
             )  # fmt: skip
         groups = group_words(words, max_words=style.max_words, max_chars=style.max_chars)
-        write_ass(groups, tmp, style, width=o.width, height=o.height, font_file=font.file)
+        write_ass(groups, tmp, style, width=o.width, height=o.height, font_file=font.file, fonts=font.choice)
 
     return await ctx.produce("captions", key, ".ass", "captions", scene, write)
 

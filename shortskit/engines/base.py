@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from shortskit.captions import FONT_DIR, FONT_FILE, CaptionGroup
+from shortskit.fonts import FontChoice
 from shortskit.story import CaptionStyle
 from shortskit.timing import clip_frames
 
@@ -82,7 +83,8 @@ class ClipSpec:
     quality: str = "production"  # a PRESETS key
     encoder: str = "libx264"  # libx264 | h264_nvenc (resolved)
     fonts_dir: Path = FONT_DIR  # where the caption font lives
-    font_file: Path = FONT_FILE  # the caption font itself
+    font_file: Path = FONT_FILE  # the caption font itself (the primary face)
+    fonts: FontChoice | None = None  # the primary face and the fallbacks that draw words it cannot
     # libx264 threads for this clip; None: x264's own choice (every core), or SHORTSKIT_THREADS when set. The
     # render sets it while other clips encode beside this one, so that they share the cores (not in the key)
     threads: int | None = None

@@ -2,7 +2,10 @@
 active-word highlight as the ASS captions libass burns in for the ffmpeg engine.
 
 Each caption is composed once from word TextClips (and their shadows) and frozen into one still, so a frame
-costs a single blend per caption instead of one per word.
+costs a single blend per caption instead of one per word. Each word is drawn by the face that has its glyphs
+(:class:`shortskit.fonts.FontChoice`) and shaped by Pillow's Raqm layout; right-to-left lines place their
+words from the right. Without Raqm, text that needs shaping (Arabic, Hebrew, Indic, Thai) is refused rather
+than drawn unjoined and backwards.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shortskit.captions import CaptionGroup, fit_size, font_metrics
+from shortskit import scripts
+from shortskit.captions import CaptionGroup, fit_size, font_metrics, wrap_lines
 from shortskit.engines.base import ClipSpec
+from shortskit.errors import ConfigError
+from shortskit.fonts import Face, FontChoice
 from shortskit.story import CaptionStyle
 from shortskit.text import strip_emoji
 
@@ -29,6 +35,13 @@ def _pil_font(font: str, size: int) -> Any:
     from PIL import ImageFont
 
     return ImageFont.truetype(font, size)
+
+
+def raqm() -> bool:
+    """Whether Pillow lays text out with Raqm (HarfBuzz shaping, FriBidi direction)."""
+    from PIL import features
+
+    return bool(features.check("raqm"))
 
 
 def _rgba(hex_color: str) -> tuple[tuple[int, int, int], float]:
@@ -52,6 +65,7 @@ class _Look:
     width: int
     height: int
     style: CaptionStyle
+    fonts: FontChoice | None = None  # the faces that draw words the primary font cannot
 
     def scaled(self, factor: float) -> _Look:
         """The same look with the font ``factor`` times the size (stroke and shadow unchanged, as in ASS)."""
@@ -81,7 +95,24 @@ class _Look:
             width=spec.width,
             height=spec.height,
             style=style,
+            fonts=spec.fonts,
         )
+
+    def face(self, text: str) -> Face:
+        """The face that draws ``text``."""
+        return self.fonts.face_for(text) if self.fonts is not None else Face(Path(self.font), 0, "")
+
+    def runs(self, text: str) -> list[tuple[str, Face]]:
+        """``text`` in pieces, each with the one face that draws it whole."""
+        return self.fonts.runs(text) if self.fonts is not None else [(text, Face(Path(self.font), 0, ""))]
+
+    def em_for(self, face: Face, em: int) -> int:
+        """Pillow size in ``face`` for Pillow size ``em`` of the primary font (the same libass size)."""
+        if str(face.file) == self.font:
+            return em
+        ours, _, _ = font_metrics(self.font)
+        theirs, _, _ = font_metrics(str(face.file), face.index)
+        return max(1, round(em * theirs / ours))
 
 
 def _shown(text: str, style: CaptionStyle) -> str:
@@ -102,48 +133,29 @@ def _intervals(group: CaptionGroup, style: CaptionStyle) -> list[tuple[float, fl
     return out
 
 
-def _wrap(widths: list[float], space: float, max_width: float) -> list[list[int]]:
-    """Break words into lines no wider than ``max_width``, then even the lines out (libass wrap style 0)."""
-    lines: list[list[int]] = [[]]
-    used = 0.0
-    for i, w in enumerate(widths):
-        if lines[-1] and used + space + w > max_width:
-            lines.append([])
-            used = 0.0
-        used = w if not lines[-1] else used + space + w
-        lines[-1].append(i)
-
-    def width(line: list[int]) -> float:
-        return sum(widths[i] for i in line) + space * (len(line) - 1)
-
-    for k in range(len(lines) - 1, 0, -1):  # move words down while that makes neighbouring lines more even
-        while len(lines[k - 1]) > 1:
-            a, b = lines[k - 1], lines[k]
-            na, nb = a[:-1], [a[-1], *b]
-            if abs(width(na) - width(nb)) < abs(width(a) - width(b)) and width(nb) <= max_width:
-                lines[k - 1], lines[k] = na, nb
-            else:
-                break
-    return lines
-
-
-def _text_clip(look: _Look, text: str, color: tuple[int, int, int], em: int, stroke_color: tuple[int, int, int]) -> Any:
+def _text_clip(
+    look: _Look, text: str, color: tuple[int, int, int], em: int, stroke_color: tuple[int, int, int], font: str
+) -> Any:
     from moviepy import TextClip
 
     pad_x, pad_y = _pads(look, em)
     return TextClip(
-        font=look.font,
+        font=font,
         text=text,
         font_size=em,
         color=color,
         stroke_color=stroke_color if look.stroke else None,
         stroke_width=look.stroke,
-        margin=(pad_x, pad_y),
+        # moviepy sizes the image from the text's own box, which cuts the bottom off faces with tall ascents
+        # (Noto Sans Arabic): room below costs nothing, since words are placed by their top-left corner
+        margin=(pad_x, pad_y, pad_x, pad_y + em),
         transparent=True,
     )
 
 
-def _caption_clip(look: _Look, words: list[str], active: int | None, cache: dict[tuple[Any, ...], Any]) -> Any:
+def _caption_clip(
+    look: _Look, words: list[str], glued: list[bool], active: int | None, cache: dict[tuple[Any, ...], Any]
+) -> Any:
     """One caption as a single transparent still: word TextClips (and their shadows) composed and frozen."""
     import numpy as np
     from moviepy import CompositeVideoClip, ImageClip
@@ -155,10 +167,15 @@ def _caption_clip(look: _Look, words: list[str], active: int | None, cache: dict
     shadow_rgb, shadow_alpha = _rgba(style.shadow_color)
     pop = 1.1 if style.pop else 1.0
 
+    # each word in pieces that one face draws whole (Pillow has no font fallback of its own)
+    pieces = [look.runs(w) for w in words]
     ems = [round(look.em * pop) if i == active else look.em for i in range(len(words))]
-    widths = [_pil_font(look.font, ems[i]).getlength(w) for i, w in enumerate(words)]
+    piece_widths = [[f.pil(look.em_for(f, ems[i])).getlength(t) for t, f in pieces[i]] for i in range(len(words))]
+    widths = [sum(p) for p in piece_widths]
     space = _pil_font(look.font, look.em).getlength(" ")
-    lines = _wrap(widths, space, look.max_width)
+    gaps = [0.0 if (i == 0 or glued[i]) else space for i in range(len(words))]
+    lines = wrap_lines(widths, gaps, look.max_width)
+    rtl = scripts.is_rtl(" ".join(words))
 
     # libass stacks lines by their own ascent + descent, so a line holding the popped word is taller.
     scales = [pop if active in line else 1.0 for line in lines]
@@ -170,17 +187,19 @@ def _caption_clip(look: _Look, words: list[str], active: int | None, cache: dict
     else:
         top = (look.height - block) / 2
 
-    def word_clip(text: str, rgb: tuple[int, int, int], alpha: float, em: int, stroke: tuple[int, int, int]) -> Any:
-        key = (text, rgb, alpha, em, stroke)
+    def word_clip(
+        text: str, rgb: tuple[int, int, int], alpha: float, em: int, stroke: tuple[int, int, int], face: Face
+    ) -> Any:
+        key = (text, rgb, alpha, em, stroke, face)
         if key not in cache:
-            clip = _text_clip(look, text, rgb, em, stroke)
+            clip = _text_clip(look, text, rgb, em, stroke, str(face.file))
             cache[key] = clip.with_opacity(alpha) if alpha < 1 else clip
         return cache[key]
 
-    def corner(pen_x: float, baseline: float, em: int) -> tuple[float, float]:
+    def corner(pen_x: float, baseline: float, em: int, face: Face) -> tuple[float, float]:
         """Top-left of a TextClip whose pen origin (left end of the baseline) must land at (pen_x, baseline)."""
         pad_x, pad_y = _pads(look, em)
-        ascent = _pil_font(look.font, em).getmetrics()[0]
+        ascent = face.pil(em).getmetrics()[0]
         return pen_x - pad_x - look.stroke, baseline - pad_y - look.stroke - ascent
 
     placed: list[tuple[Any, float, float]] = []  # clip, left, top (frame pixels)
@@ -188,15 +207,21 @@ def _caption_clip(look: _Look, words: list[str], active: int | None, cache: dict
     for line, scale in zip(lines, scales, strict=True):
         baseline = line_top + look.ascent * scale
         line_top += look.size * scale
-        line_width = sum(widths[i] for i in line) + space * (len(line) - 1)
+        line_width = sum(widths[i] for i in line) + sum(gaps[i] for i in line[1:])
         x = (look.width - line_width) / 2
-        for i in line:
+        # left to right on the screen: a right-to-left line starts from its last word (word-level bidi)
+        shown = [line[k] for k in scripts.visual_order([words[i] for i in line], rtl)]
+        for n, i in enumerate(shown):
+            if n:  # the gap between neighbours on screen is the gap of whichever of them comes later in the text
+                x += gaps[max(i, shown[n - 1])]
             rgb, alpha = (hi_rgb, hi_alpha) if i == active else (text_rgb, text_alpha)
-            if look.shadow > 0 and shadow_alpha > 0:
-                shadow = word_clip(words[i], shadow_rgb, shadow_alpha, ems[i], shadow_rgb)
-                placed.append((shadow, *corner(x + look.shadow, baseline + look.shadow, ems[i])))
-            placed.append((word_clip(words[i], rgb, alpha, ems[i], stroke_rgb), *corner(x, baseline, ems[i])))
-            x += widths[i] + space
+            for k in scripts.visual_order([t for t, _ in pieces[i]], rtl):
+                (text, f), em = pieces[i][k], look.em_for(pieces[i][k][1], ems[i])
+                if look.shadow > 0 and shadow_alpha > 0:
+                    shadow = word_clip(text, shadow_rgb, shadow_alpha, em, shadow_rgb, f)
+                    placed.append((shadow, *corner(x + look.shadow, baseline + look.shadow, em, f)))
+                placed.append((word_clip(text, rgb, alpha, em, stroke_rgb, f), *corner(x, baseline, em, f)))
+                x += piece_widths[i][k]
 
     # Compose the words on a canvas just big enough, then freeze it: one still per caption keeps each
     # frame to a single full-size blend instead of one per word and shadow.
@@ -220,21 +245,33 @@ def _pads(look: _Look, em: int) -> tuple[int, int]:
 def caption_clips(spec: ClipSpec, duration: float) -> list[Any]:
     """The captions of ``spec`` as moviepy stills, each shown over its own word interval."""
     style, groups = spec.style, spec.groups
+    text = " ".join(w.text for g in groups for w in g.words)
+    if scripts.needs_shaping(text) and not raqm():
+        raise ConfigError(
+            "the moviepy engine draws these captions with Pillow, whose text layout here has no Raqm (needs "
+            "libraqm/FriBidi: apt-get install libraqm0 libfribidi0), so they would come out unjoined or backwards; "
+            "use engine='ffmpeg' (libass shapes them itself)"
+        )
     look = _Look.of(spec, style)
     cache: dict[tuple[Any, ...], Any] = {}
     clips = []
     for g in groups:
         words = [_shown(w.text, style) for w in g.words]
+        glue = [bool(getattr(w, "glued", False)) for w in g.words]
         # as in the ASS file: a word wider than the frame makes its whole caption smaller
-        size = fit_size([w for w in words if w], look.size, look.stroke, look.max_width, Path(look.font))
+        drawn = [w for w in words if w]
+        faces = [look.face(w) for w in drawn]
+        size = fit_size(drawn, look.size, look.stroke, look.max_width, Path(look.font), faces=faces)
         group_look = look if size >= look.size else look.scaled(size / look.size)
         for start, end, active in _intervals(g, style):
             # ASS stores times in centiseconds; round the same way so both engines switch on the same frame.
             start, end = max(round(start, 2), 0.0), min(round(end, 2), duration)
-            shown = [(w, i == active) for i, w in enumerate(words) if w]
+            shown = [(w, i == active, glue[i]) for i, w in enumerate(words) if w]
             if end <= start or not shown:
                 continue
-            texts = [w for w, _ in shown]
-            spoken = next((k for k, (_, is_active) in enumerate(shown) if is_active), None)
-            clips.append(_caption_clip(group_look, texts, spoken, cache).with_start(start).with_end(end))
+            texts = [w for w, _, _ in shown]
+            glued = [k > 0 and g for k, (_, _, g) in enumerate(shown)]
+            spoken = next((k for k, (_, is_active, _) in enumerate(shown) if is_active), None)
+            clip = _caption_clip(group_look, texts, glued, spoken, cache)
+            clips.append(clip.with_start(start).with_end(end))
     return clips
