@@ -304,6 +304,10 @@ class DiffusersImages:
             return ConfigError(self._oom("loading"))
         if isinstance(exc, ValueError) and ("AutoPipeline" in str(exc) or "pipeline" in str(exc).lower()):
             return ConfigError(f"diffusers: {self.model} is not a text-to-image pipeline ({what})")
+        if isinstance(exc, ImportError):  # what a memory option needs: accelerate (offload), bitsandbytes (8/4 bit)
+            return ConfigError(
+                f"diffusers: {', '.join(self.setup.memory) or 'loading'} needs a package not installed here: {what}"
+            )
         if self.weights is not None:
             return ConfigError(
                 f"diffusers: cannot load the weights in {self.weights} (the local copy of {self.model}, from "
