@@ -298,3 +298,40 @@ def test_a_picture_the_safety_checker_blanks_is_a_warning_naming_the_scene(
     assert sorted(m.split(":")[0] for m in blanked) == ["scene 1", "scene 2"], blanked
     assert "SHORTSKIT_DIFFUSERS_MEMORY=no_safety_checker" in blanked[0]
     assert _pixels(result.scenes[0].image).max() == 0  # what the checker left: a black picture
+
+
+# -- notebooks: the render panel and the scene editor's Regenerate ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_render_panel_and_the_editors_regenerate_paint_with_the_users_setup(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widgets = pytest.importorskip("shortskit.widgets", reason="the notebook extra (ipywidgets) is not installed")
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    monkeypatch.delenv("SHORTSKIT_DIFFUSERS_DIR", raising=False)  # the setup comes as a render argument here
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SHORTSKIT_GPU_LOCK_DIR", str(tmp_path))
+    forget_models("diffusers")
+    setup = {"diffusers": DiffusersSetup(weights=tiny, size=(64, 128))}
+    story, ws = _story(tmp_path), tmp_path / "ws"
+    editor = widgets.StoryEditor(story, workspace=ws, quality="draft", setup=setup)
+    panel = widgets.RenderPanel(editor, tmp_path / "panel.mp4", quality="draft", setup=setup)
+    row = editor.rows[1]
+
+    async def main() -> None:
+        await panel.render()
+        assert panel.result is not None and panel.error is None, panel.status.value
+        first = panel.result.scenes[1].image.stat().st_mtime_ns
+        row.regenerate_button.click()
+        await editor.wait()
+        assert row.result is not None and row.result.image == panel.result.scenes[1].image
+        assert row.result.image.stat().st_mtime_ns > first  # painted again, by the same pipeline
+
+    asyncio.run(main())
+    painter = DiffusersImages(steps=2, setup=setup["diffusers"])
+    direct = asyncio.run(painter.generate("a dark forest", tmp_path / "d.png", width=1080, height=1920, seed=1))
+    assert np.array_equal(_pixels(row.result.image), _pixels(direct))  # the same seed: the same picture
+    assert model_loads()["diffusers"] >= 1 and row.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+    forget_models("diffusers")

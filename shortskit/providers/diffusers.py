@@ -288,7 +288,7 @@ class DiffusersImages:
                 pipe.enable_model_cpu_offload(device=self.device)
             elif "sequential_offload" in memory:
                 pipe.enable_sequential_cpu_offload(device=self.device)
-            elif not quant:  # bitsandbytes already placed the quantized parts
+            else:  # quantized parts stay where bitsandbytes put them (diffusers' .to skips them)
                 pipe.to(self.device)
             if "attention_slicing" in memory:
                 pipe.enable_attention_slicing()
