@@ -335,3 +335,35 @@ def test_the_render_panel_and_the_editors_regenerate_paint_with_the_users_setup(
     assert np.array_equal(_pixels(row.result.image), _pixels(direct))  # the same seed: the same picture
     assert model_loads()["diffusers"] >= 1 and row.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
     forget_models("diffusers")
+
+
+@pytest.mark.slow
+def test_colab_paints_the_pictures_with_diffusers_from_the_users_weights(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pm = pytest.importorskip("papermill", reason="the notebook extra (papermill) is not installed")
+    import nbformat
+
+    from shortskit import ffmpeg
+
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_SIZE", SIZE)  # the kernel inherits the environment
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SHORTSKIT_GPU_LOCK_DIR", str(tmp_path))
+    story, out = write_story(tmp_path, small_story()), tmp_path / "out" / "colab.mp4"
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    params = {"story_file": str(story), "output": str(out), "workspace": str(tmp_path / "ws"), "install": False}
+    params |= {"clone": False, "pictures": "diffusers", "weights_dir": str(tiny)}
+    pm.execute_notebook(
+        notebooks / "colab.ipynb", tmp_path / "run.ipynb", parameters=params, cwd=notebooks, kernel_name="python3",
+        progress_bar=False,
+    )  # fmt: skip
+    nb = nbformat.read(tmp_path / "run.ipynb", as_version=4)
+    shown = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "pictures: diffusers (segmind/SSD-1B, on the GPU)" in shown and "pictures by diffusers" in shown
+    assert ffmpeg.probe(out).width == 270
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    made = sorted((tmp_path / "ws" / "images").glob("*.png"))
+    painter = DiffusersImages(setup=DiffusersSetup(weights=tiny, size=(64, 128)))  # the notebook's model's defaults
+    first = asyncio.run(painter.generate("a calm ocean", tmp_path / "d.png", width=1080, height=1920, seed=0))
+    assert len(made) == 2 and any(np.array_equal(_pixels(p), _pixels(first)) for p in made)  # the pipeline's own
