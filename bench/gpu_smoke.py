@@ -182,10 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     voiced = _voice(args)
     if args.no_pictures:
         return voiced
-    from gpu_pictures import main as pictures  # beside this file
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("gpu_pictures", Path(__file__).with_name("gpu_pictures.py"))
+    assert spec is not None and spec.loader is not None
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
     print("-- pictures (diffusers) --")
-    painted = pictures(["--random"] if args.random else [])
+    painted = pictures.main(["--random"] if args.random else [])
     return 0 if 0 in (voiced, painted) else 2
 
 
