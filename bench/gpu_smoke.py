@@ -1,4 +1,5 @@
-"""GPU smoke test for the Chatterbox voice: load time, real-time factor, and a 3-scene short rendered with a clone.
+"""GPU smoke test for the Chatterbox voice (load time, real-time factor, a 3-scene short rendered with a clone) and
+for the diffusers pictures (load time, seconds per picture: bench/gpu_pictures.py, run after the voice).
 
     python bench/gpu_smoke.py [--sample ME.wav] [--tokens 100 400] [--out DIR]
 
@@ -176,7 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, nargs=2, default=[100, 400], help="lengths for the random-weights run")
     parser.add_argument("--out", type=Path, help="where the files go (default: a temporary folder)")
     parser.add_argument("--random", action="store_true", help="time random weights even when the real ones load")
+    parser.add_argument("--no-pictures", action="store_true", help="skip the diffusers pictures (gpu_pictures.py)")
     args = parser.parse_args(argv)
+    voiced = _voice(args)
+    if args.no_pictures:
+        return voiced
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_pictures", Path(__file__).with_name("gpu_pictures.py"))
+    assert spec is not None and spec.loader is not None
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    print("-- pictures (diffusers) --")
+    painted = pictures.main(["--random"] if args.random else [])
+    return 0 if 0 in (voiced, painted) else 2
+
+
+def _voice(args: argparse.Namespace) -> int:
     found = _gpu()
     if found is None:
         return 2

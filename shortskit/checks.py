@@ -14,7 +14,7 @@ from shortskit import ffmpeg
 from shortskit.captions import font_family
 from shortskit.endpoints import VENDORS, Endpoint
 from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
-from shortskit.providers import create_image, create_voice, image_names, voice_names
+from shortskit.providers import create_image, create_voice, image_names, provider_factory, voice_names
 from shortskit.providers.base import ImageProvider, VoiceProvider
 from shortskit.story import Story
 from shortskit.workspace import Workspace, default_workspace
@@ -41,6 +41,7 @@ def _provider(
     override: str | None,
     endpoints: Mapping[str, Endpoint | str],
     workspace: Path,
+    setups: Mapping[str, Any],
 ) -> Any:
     settings = story.voice if kind == "voice" else story.images
     section = "voice" if kind == "voice" else "images"
@@ -62,6 +63,17 @@ def _provider(
             file=story.source,
             field=f"{section}.provider",
         )
+    factory = provider_factory(kind, name)
+    for option in options:
+        if option.lower() in getattr(factory, "operator_only", ()):
+            raise StoryError(
+                f"a story cannot set {option!r}: where {name}'s weights are and how this machine's memory is used "
+                f"are the user's to choose ({getattr(factory, 'operator_hint', 'README: Providers')})",
+                file=story.source,
+                field=f"{section}.{option}",
+            )
+    if name in setups:  # the user's own settings for the provider (local weights, memory): never the story's
+        options = {**options, "setup": setups[name]}
     endpoint = endpoints.get(name)
     if endpoint is not None and name in VENDORS:
         # given to the constructor, so that the key it needs is the endpoint's (a local server may need none)
@@ -135,16 +147,19 @@ def checked_providers(
     deep: bool = True,
     endpoints: Mapping[str, Endpoint | str] | None = None,
     workspace: str | Path | None = None,
+    setup: Mapping[str, Any] | None = None,
 ) -> tuple[VoiceProvider, ImageProvider]:
     """The story's voice and image providers, built after checking everything a render needs from the story.
 
     ``endpoints`` maps a provider name to its trusted base URL (or :class:`Endpoint`), overriding the
     environment: the only way, beside the environment, to say where a key may go. ``workspace`` holds the
-    voice library a story's saved voices come from (default: :func:`default_workspace`).
+    voice library a story's saved voices come from (default: :func:`default_workspace`). ``setup`` maps a
+    provider name to the user's own settings for it (``{"diffusers": DiffusersSetup(weights=...)}``), which
+    a story may never set.
     """
     ws = Path(workspace).expanduser() if workspace is not None else default_workspace()
-    speaker = _provider("voice", story, voice, endpoints or {}, ws)
-    painter = _provider("image", story, images, endpoints or {}, ws)
+    speaker = _provider("voice", story, voice, endpoints or {}, ws, setup or {})
+    painter = _provider("image", story, images, endpoints or {}, ws, setup or {})
     if hasattr(speaker, "check_language"):
         try:
             speaker.check_language(story.language)

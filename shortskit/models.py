@@ -3,16 +3,25 @@
 A notebook renders many times and a batch worker many stories: loading a model of several GB each time
 would cost tens of seconds. :func:`load_once` keeps each model by what identifies it (kind, weights,
 device) and :func:`model_loads` says how many loads really happened, for batch summaries and tests.
+:func:`gpu_turn` makes processes that share one GPU (a batch's warm kernels, two notebooks) take turns on it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["forget_models", "load_once", "model_loads"]
+from filelock import FileLock
+
+__all__ = ["GPU_LOCK_DIR", "forget_models", "gpu_turn", "load_once", "model_loads"]
+
+GPU_LOCK_DIR = "SHORTSKIT_GPU_LOCK_DIR"  # where the per-GPU lock files live (default: the system's temp folder)
 
 T = TypeVar("T")
 
@@ -42,3 +51,58 @@ def forget_models(kind: str | None = None) -> None:
     with _LOCK:
         for k in [k for k in _MODELS if kind is None or k[0] == kind]:
             del _MODELS[k]
+
+
+class _Turn:
+    """One GPU's turn: held by this process while any of its threads works on the GPU, by one process at a time.
+
+    Threads of one process share the turn (a picture and a voice of one render may overlap on the GPU, the way
+    the scheduler plans); another process waits for the file lock until every one of them is done.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = FileLock(str(path), thread_local=False)
+        self._users = 0
+        self._lock = threading.Lock()  # this process's threads queue here while the first waits for the file
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._file.acquire()
+            self._users += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._file.release()
+
+
+_TURNS: dict[str, _Turn] = {}
+_TURNS_LOCK = threading.Lock()  # not _LOCK: a loader running under _LOCK takes its turn
+
+
+def _turn(device: str) -> _Turn:
+    name = device if ":" in device else f"{device}:0"
+    folder = Path(os.environ.get(GPU_LOCK_DIR) or tempfile.gettempdir())
+    path = folder / f"shortskit-gpu-{name.replace(':', '-')}.lock"
+    with _TURNS_LOCK:
+        turn = _TURNS.get(str(path))
+        if turn is None:
+            turn = _TURNS[str(path)] = _Turn(path)
+        return turn
+
+
+@contextlib.contextmanager
+def gpu_turn(device: str) -> Iterator[None]:
+    """Hold ``device``'s turn (``"cuda"``, ``"cuda:1"``, ``"mps"``) while loading onto it or running on it.
+
+    Processes sharing the GPU wait for each other (a lock file per device under ``$SHORTSKIT_GPU_LOCK_DIR`` or
+    the temp folder); threads of this process share the turn. On the CPU there is nothing to share: no lock.
+    """
+    if device == "cpu":
+        yield
+        return
+    with _turn(device):
+        yield

@@ -300,6 +300,7 @@ async def render(
     scene_effects: dict[int, Sequence[Any]] | None = None,
     client: Any = None,
     endpoints: Mapping[str, Endpoint | str] | None = None,
+    setup: Mapping[str, Any] | None = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
 
@@ -308,7 +309,9 @@ async def render(
     ``scene_effects`` maps a 1-based scene number to moviepy effects (``engine="moviepy"`` only).
     ``client`` is an ``httpx.AsyncClient`` for HTTP providers (default: one made, and closed, for this run).
     ``endpoints`` maps a provider name to the base URL (or :class:`~shortskit.endpoints.Endpoint`) its key may
-    be sent to, instead of the ``*_BASE_URL`` environment variable; a story can never choose that.
+    be sent to, instead of the ``*_BASE_URL`` environment variable; a story can never choose that. ``setup``
+    maps a provider name to settings only its user may give (``{"diffusers": DiffusersSetup(weights=DIR)}``:
+    local weights, memory options), in place of its ``$SHORTSKIT_*`` variables.
     Nothing is written to ``out`` unless the whole short is made.
     """
     out = Path(out)
@@ -320,7 +323,7 @@ async def render(
         raise ConfigError(f"unknown quality {quality!r}; valid: draft, preview, production")
     check_output(out, story)
     speaker, painter = checked_providers(
-        story, voice=voice, images=images, deep=True, endpoints=endpoints, workspace=workspace
+        story, voice=voice, images=images, deep=True, endpoints=endpoints, workspace=workspace, setup=setup
     )
     music_file = await music_source(story, music)
     ws = open_workspace(workspace)

@@ -23,7 +23,7 @@ from shortskit.engines.base import ClipEngine, ClipSpec
 from shortskit.errors import AlignmentError, InputFileError, ProviderError, RenderError, ShortskitError
 from shortskit.merge import merge_clips
 from shortskit.progress import Progress, Stage
-from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.providers.base import SCENE, ImageProvider, Speech, VoiceProvider, Word
 from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.scripts import SEGMENTER, caption_words
 from shortskit.soundtrack import MusicMix, make_soundtrack
@@ -121,6 +121,7 @@ async def call_provider(
         if isinstance(exc, ProviderError) and exc.status in (401, 403):
             ctx.rejected.setdefault(provider, exc.replace(scene=None))
 
+    token = SCENE.set(scene)  # this task's own context: the provider's warnings can name the scene
     try:
         return await call(fn, limit=limit, policy=ctx.retry, on_retry=on_retry, stop=stop, on_error=on_error)
     except ProviderError as exc:
@@ -129,6 +130,8 @@ async def call_provider(
         raise
     except Exception as exc:  # a third-party provider's own exception: still name who failed, and where
         raise ProviderError(f"{type(exc).__name__}: {exc}", provider=provider, scene=scene) from exc
+    finally:
+        SCENE.reset(token)
 
 
 # -- picture and voice -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ __all__ = [
     "create_image",
     "create_voice",
     "image_names",
+    "provider_factory",
     "register_image",
     "register_voice",
     "voice_names",
@@ -36,6 +37,7 @@ _VOICES: dict[str, str | Callable[..., VoiceProvider]] = {
     "openai": "shortskit.providers.openai_speech:OpenAISpeech",
 }
 _IMAGES: dict[str, str | Callable[..., ImageProvider]] = {
+    "diffusers": "shortskit.providers.diffusers:DiffusersImages",
     "openai": "shortskit.providers.openai_images:OpenAIImages",
     "procedural": "shortskit.providers.procedural:ProceduralImages",
     "together": "shortskit.providers.together:TogetherImages",
@@ -74,6 +76,12 @@ def _resolve(kind: str, table: dict[str, Any], name: str) -> Callable[..., Any]:
     return factory
 
 
+def provider_factory(kind: str, name: str) -> Callable[..., Any]:
+    """The factory of the ``kind`` ("voice" | "image") provider ``name``, without building it (to read its
+    ``operator_only`` options: those its user sets, never a story)."""
+    return _resolve(kind, _VOICES if kind == "voice" else _IMAGES, name)
+
+
 def _build(kind: str, table: dict[str, Any], name: str, options: dict[str, Any]) -> Any:
     factory = _resolve(kind, table, name)
     try:
@@ -83,8 +91,9 @@ def _build(kind: str, table: dict[str, Any], name: str, options: dict[str, Any])
     if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))
         if unknown:
-            # ``endpoint`` is the caller's to give (render(endpoints=), --endpoint), never a story's
-            valid = ", ".join(sorted(p for p in params if not p.startswith("_") and p != "endpoint")) or "none"
+            # the caller's to give, never a story's: render(endpoints=) / --endpoint, and render(setup=)
+            hidden = {"endpoint", "setup"}
+            valid = ", ".join(sorted(p for p in params if not p.startswith("_") and p not in hidden)) or "none"
             raise ConfigError(f"{kind} provider {name!r} has no option {unknown[0]!r}; its options: {valid}")
     return factory(**options)
 

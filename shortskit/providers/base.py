@@ -6,11 +6,21 @@ pipeline picks that path inside the workspace and makes the write atomic) and re
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-__all__ = ["ImageProvider", "Speech", "VoiceProvider", "Word"]
+__all__ = ["SCENE", "ImageProvider", "Speech", "VoiceProvider", "Word", "current_scene"]
+
+# The scene (1-based) a provider call is working for, set around every call (stages.call_provider), so a
+# provider's warnings can name the scene; asyncio.to_thread carries it into the worker thread.
+SCENE: ContextVar[int | None] = ContextVar("shortskit_scene", default=None)
+
+
+def current_scene() -> int | None:
+    """The scene (1-based) the provider call running now is for, None outside one."""
+    return SCENE.get()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from shortskit.audio import write_wav
 from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
-from shortskit.models import load_once
+from shortskit.models import gpu_turn, load_once
 from shortskit.providers.base import Speech
 from shortskit.providers.options import in_range
 from shortskit.text import chunk_text
@@ -272,10 +272,11 @@ class ChatterboxVoice:
                 from chatterbox.mtl_tts import ChatterboxMultilingualTTS as model_class
             else:
                 from chatterbox.tts import ChatterboxTTS as model_class
-            if where is not None:
-                model = model_class.from_local(where, self.device)
-            else:
-                model = model_class.from_pretrained(self.device)
+            with gpu_turn(self.device):  # processes sharing the GPU load and speak in turn
+                if where is not None:
+                    model = model_class.from_local(where, self.device)
+                else:
+                    model = model_class.from_pretrained(self.device)
             return _Loaded(model, getattr(model, "conds", None))
 
         kind = "multilingual" if multilingual else "english"
@@ -322,7 +323,7 @@ class ChatterboxVoice:
             "temperature": self.temperature,
         }
         model = loaded.model
-        with loaded.lock:
+        with loaded.lock, gpu_turn(self.device):
             if self._prompt is None and loaded.built_in is not None:
                 model.conds = loaded.built_in  # the model keeps the last voice it cloned: back to its own
             if lang:

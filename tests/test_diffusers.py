@@ -1,0 +1,369 @@
+"""The diffusers image provider with a tiny pipeline of the real diffusers classes (tests/tiny_diffusers.py),
+random weights saved in a temporary folder and named by the user (never the story), on CPU torch.
+
+Everything is real: diffusers' loading and denoising, our loading once, locking, the GPU turn, the cache, the
+pipeline, ffmpeg and the CLI. Only the faults (a GPU out of memory) are injected, at the pipeline's call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shortskit import parse_story, render_sync
+from shortskit.errors import ScenesFailedError
+from shortskit.models import forget_models, model_loads
+from tests.conftest import run_cli, small_story, write_story
+
+pytest.importorskip("diffusers", reason="the diffusers tests need diffusers and CPU torch (CI installs both)")
+pytest.importorskip("transformers", reason="the diffusers tests need transformers (CI installs it)")
+
+SIZE = "64x128"  # what the tiny pipeline paints: fast on the CPU, cover-cropped to the frame like any picture
+IMAGES = {"provider": "diffusers", "model": "segmind/SSD-1B", "steps": 2}
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_diffusers import build
+
+    return build(tmp_path_factory.mktemp("tiny-diffusers"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_diffusers import build
+
+    return build(tmp_path_factory.mktemp("tiny-checked"), checker=True)
+
+
+@pytest.fixture
+def local_model(monkeypatch: pytest.MonkeyPatch, tiny: Path, tmp_path: Path) -> Path:
+    """The user points at the tiny pipeline; nothing can be downloaded; no pipeline is kept between tests."""
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_DIR", str(tiny))
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_SIZE", SIZE)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SHORTSKIT_GPU_LOCK_DIR", str(tmp_path))
+    forget_models("diffusers")
+    yield tiny
+    forget_models("diffusers")
+
+
+def _story(tmp_path: Path, prompts: tuple[str, ...] = ("a calm sea", "a dark forest"), **images: Any) -> Path:
+    scenes = [{"text": t, "image_prompt": p} for t, p in zip(("Hello there.", "Goodbye now."), prompts, strict=False)]
+    data = small_story(scenes=scenes, images={**IMAGES, **images}, captions={"enabled": False})
+    return write_story(tmp_path, data)
+
+
+def _load(path: Path) -> Any:
+    return parse_story(json.loads(path.read_text()), source=path)
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+# -- a whole short, the cache, one load ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_short_renders_with_pictures_from_the_pipeline_loaded_once_and_cached(
+    local_model: Path, tmp_path: Path
+) -> None:
+    from shortskit import ffmpeg
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    story, ws = _story(tmp_path), tmp_path / "ws"
+    before = model_loads().get("diffusers", 0)
+    first = render_sync(_load(story), tmp_path / "a.mp4", workspace=ws)
+    assert model_loads()["diffusers"] == before + 1  # two pictures, one load
+    assert first.made["image"] == 2
+    info = ffmpeg.probe(first.video)
+    assert (info.width, info.height) == (270, 480) and info.has_audio
+
+    # each scene's picture is the pipeline's own for its prompt and seed (scene N: seed + N - 1), cover-cropped
+    # to the story's images size (1080x1920 by default)
+    painter = DiffusersImages(
+        model="segmind/SSD-1B", steps=2, setup=DiffusersSetup(weights=local_model, size=(64, 128))
+    )
+    for i, (scene, prompt) in enumerate(zip(first.scenes, ("a calm sea", "a dark forest"), strict=True)):
+        again = asyncio.run(painter.generate(prompt, tmp_path / f"direct{i}.png", width=1080, height=1920, seed=i))
+        assert np.array_equal(_pixels(scene.image), _pixels(again))
+        assert _pixels(again).std() > 5  # a picture, not a blank
+    assert not np.array_equal(_pixels(first.scenes[0].image), _pixels(first.scenes[1].image))
+    assert model_loads()["diffusers"] == before + 1  # the direct calls reused the loaded pipeline too
+
+    # a frame of the short shows the picture (the same colours, give or take the motion and the encoder)
+    frame = tmp_path / "frame.png"
+    ffmpeg.run(["-y", "-v", "error", "-ss", "0.2", "-i", first.video, "-frames:v", "1", frame], what="a frame")
+    assert np.abs(_pixels(frame).mean(axis=(0, 1)) - _pixels(first.scenes[0].image).mean(axis=(0, 1))).max() < 12
+
+    # unchanged: no picture is made again; one prompt changed: only its scene's picture
+    second = render_sync(_load(story), tmp_path / "b.mp4", workspace=ws)
+    assert second.made.get("image", 0) == 0
+    changed = render_sync(_load(_story(tmp_path, ("a calm sea", "a red desert"))), tmp_path / "c.mp4", workspace=ws)
+    assert changed.made["image"] == 1
+    assert changed.scenes[0].image == first.scenes[0].image and changed.scenes[1].image != first.scenes[1].image
+    assert model_loads()["diffusers"] == before + 1
+
+
+def test_the_same_seed_paints_the_same_picture_and_another_seed_another(local_model: Path, tmp_path: Path) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    def paint(name: str, seed: int) -> np.ndarray:
+        painter = DiffusersImages(steps=2)
+        return _pixels(asyncio.run(painter.generate("a calm sea", tmp_path / name, width=90, height=160, seed=seed)))
+
+    a = paint("a.png", 7)
+    forget_models("diffusers")  # a fresh load: the seed alone decides the noise
+    assert np.array_equal(a, paint("b.png", 7))
+    assert not np.array_equal(a, paint("c.png", 8))
+
+
+def test_one_picture_at_a_time_even_when_asked_for_many_at_once(local_model: Path, tmp_path: Path) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    painter = DiffusersImages(steps=1)
+    loaded = painter._pipeline()
+    real, state = loaded.pipe, {"now": 0, "most": 0}
+    guard = threading.Lock()
+
+    def counting(**kwargs: Any) -> Any:
+        with guard:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)  # long enough for another thread to come in, if nothing stopped it
+        try:
+            return real(**kwargs)
+        finally:
+            with guard:
+                state["now"] -= 1
+
+    loaded.pipe = counting
+
+    async def many() -> None:
+        await asyncio.gather(
+            *(painter.generate("a calm sea", tmp_path / f"{i}.png", width=90, height=160, seed=i) for i in range(4))
+        )
+
+    asyncio.run(many())
+    assert state["most"] == 1 and all((tmp_path / f"{i}.png").is_file() for i in range(4))
+
+
+def test_processes_sharing_a_gpu_take_turns(tmp_path: Path) -> None:
+    """Two processes ask for the same GPU's turn at once: their turns never overlap (threads of one share it)."""
+    code = (
+        "import sys, time, json; from shortskit.models import gpu_turn\n"
+        "with gpu_turn('cuda'):\n"
+        "    start = time.time(); time.sleep(0.4); print(json.dumps([start, time.time()]))\n"
+    )
+    env = {"SHORTSKIT_GPU_LOCK_DIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    import os
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env={**os.environ, **env})
+        for _ in range(2)
+    ]
+    spans = sorted(json.loads(p.communicate(timeout=60)[0]) for p in procs)
+    assert all(p.returncode == 0 for p in procs)
+    assert spans[0][1] <= spans[1][0], spans  # the second began after the first had ended
+    assert (tmp_path / "shortskit-gpu-cuda-0.lock").exists()
+
+
+# -- the story decides the model and how it paints, never where the weights are --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("images", "field"),
+    [
+        ({"model_dir": "weights"}, "images.model_dir"),
+        ({"weights": "/content/models/ssd"}, "images.weights"),
+        ({"cpu_offload": True}, "images.cpu_offload"),
+        ({"memory": ["model_offload"]}, "images.memory"),
+        ({"options": {"setup": {"weights": "/tmp"}}}, "images.setup"),
+    ],
+)
+def test_a_story_that_names_weights_or_memory_options_is_refused(
+    tmp_path: Path, images: dict[str, Any], field: str
+) -> None:
+    line = _one_error_line(run_cli("validate", _story(tmp_path, **images)))
+    assert f"story.json: {field}: a story cannot set" in line and "SHORTSKIT_DIFFUSERS_DIR" in line
+
+
+@pytest.mark.parametrize("model", ["./weights", "/content/ssd", "../../models/x", "owner/../x", "ssd"])
+def test_a_model_must_be_a_hugging_face_id_never_a_path(tmp_path: Path, model: str) -> None:
+    line = _one_error_line(run_cli("validate", _story(tmp_path, model=model)))
+    assert "story.json: images:" in line and "diffusers model must be a Hugging Face id" in line
+
+
+def test_without_the_extra_the_error_names_the_install(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules.update(torch=None, diffusers=None); "
+        "sys.argv = ['shortskit', *sys.argv[1:]]; from shortskit.cli import main; main()"
+    )
+    story = _story(tmp_path)
+    args = ["render", story, "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w"]
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300)
+    line = _one_error_line(proc)
+    assert 'pip install "shortskit[diffusers]"' in line and "story.json: images:" in line
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.slow
+def test_weights_that_cannot_be_fetched_name_the_model_and_a_local_copy(tmp_path: Path) -> None:
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "SHORTSKIT_DIFFUSERS_DIR": ""}
+    proc = run_cli("render", _story(tmp_path), "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=env)
+    line = _one_error_line(proc)
+    assert "cannot download the model segmind/SSD-1B from Hugging Face" in line
+    assert "hf download segmind/SSD-1B --local-dir DIR" in line and "SHORTSKIT_DIFFUSERS_DIR=DIR" in line
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_folder_that_is_no_text_to_image_pipeline_is_named(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "unconditional"
+    shutil.copytree(local_model, other)
+    index = json.loads((other / "model_index.json").read_text())
+    (other / "model_index.json").write_text(json.dumps({**index, "_class_name": "DDPMPipeline"}))
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_DIR", str(other))
+    with pytest.raises(ScenesFailedError) as caught:
+        render_sync(_load(_story(tmp_path)), tmp_path / "o.mp4", workspace=tmp_path / "w")
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message
+    assert message.startswith("diffusers: segmind/SSD-1B is not a text-to-image pipeline") and "DDPMPipeline" in message
+
+
+def test_a_weights_folder_without_a_pipeline_is_named(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    env = {"SHORTSKIT_DIFFUSERS_DIR": str(tmp_path / "empty")}
+    line = _one_error_line(run_cli("validate", _story(tmp_path), env=env))
+    assert f"diffusers weights {tmp_path / 'empty'}: no model_index.json there" in line
+
+
+def test_a_gpu_out_of_memory_is_one_line_and_the_other_scene_is_kept(local_model: Path, tmp_path: Path) -> None:
+    import torch
+
+    from shortskit.providers.diffusers import DiffusersImages
+
+    story, ws = _story(tmp_path), tmp_path / "ws"
+    loaded = DiffusersImages(steps=2)._pipeline()  # the pipeline every render in this process shares
+    real = loaded.pipe
+
+    def full(**kwargs: Any) -> Any:
+        if kwargs["prompt"] == "a dark forest":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(**kwargs)
+
+    loaded.pipe = full
+    with pytest.raises(ScenesFailedError) as caught:
+        render_sync(_load(story), tmp_path / "a.mp4", workspace=ws)
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message and "Traceback" not in message
+    assert "scene 2" in message and "GPU ran out of memory" in message
+    assert "SHORTSKIT_DIFFUSERS_MEMORY=model_offload,vae_tiling" in message
+    assert not (tmp_path / "a.mp4").exists()
+
+    loaded.pipe = real  # memory freed: the next run makes only the picture that failed
+    done = render_sync(_load(story), tmp_path / "a.mp4", workspace=ws)
+    assert done.made["image"] == 1 and done.made.get("voice", 0) == 0
+
+
+def test_a_picture_the_safety_checker_blanks_is_a_warning_naming_the_scene(
+    local_model: Path, tiny_checked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_DIR", str(tiny_checked))
+    with caplog.at_level(logging.WARNING, logger="shortskit"):
+        result = render_sync(_load(_story(tmp_path)), tmp_path / "a.mp4", workspace=tmp_path / "ws")
+    blanked = [r.getMessage() for r in caplog.records if "safety checker" in r.getMessage()]
+    assert sorted(m.split(":")[0] for m in blanked) == ["scene 1", "scene 2"], blanked
+    assert "SHORTSKIT_DIFFUSERS_MEMORY=no_safety_checker" in blanked[0]
+    assert _pixels(result.scenes[0].image).max() == 0  # what the checker left: a black picture
+
+
+# -- notebooks: the render panel and the scene editor's Regenerate ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_render_panel_and_the_editors_regenerate_paint_with_the_users_setup(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widgets = pytest.importorskip("shortskit.widgets", reason="the notebook extra (ipywidgets) is not installed")
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    monkeypatch.delenv("SHORTSKIT_DIFFUSERS_DIR", raising=False)  # the setup comes as a render argument here
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SHORTSKIT_GPU_LOCK_DIR", str(tmp_path))
+    forget_models("diffusers")
+    setup = {"diffusers": DiffusersSetup(weights=tiny, size=(64, 128))}
+    story, ws = _story(tmp_path), tmp_path / "ws"
+    editor = widgets.StoryEditor(story, workspace=ws, quality="draft", setup=setup)
+    panel = widgets.RenderPanel(editor, tmp_path / "panel.mp4", quality="draft", setup=setup)
+    row = editor.rows[1]
+
+    async def main() -> None:
+        await panel.render()
+        assert panel.result is not None and panel.error is None, panel.status.value
+        first = panel.result.scenes[1].image.stat().st_mtime_ns
+        row.regenerate_button.click()
+        await editor.wait()
+        assert row.result is not None and row.result.image == panel.result.scenes[1].image
+        assert row.result.image.stat().st_mtime_ns > first  # painted again, by the same pipeline
+
+    asyncio.run(main())
+    painter = DiffusersImages(steps=2, setup=setup["diffusers"])
+    direct = asyncio.run(painter.generate("a dark forest", tmp_path / "d.png", width=1080, height=1920, seed=1))
+    assert np.array_equal(_pixels(row.result.image), _pixels(direct))  # the same seed: the same picture
+    assert model_loads()["diffusers"] >= 1 and row.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+    forget_models("diffusers")
+
+
+@pytest.mark.slow
+def test_colab_paints_the_pictures_with_diffusers_from_the_users_weights(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pm = pytest.importorskip("papermill", reason="the notebook extra (papermill) is not installed")
+    import nbformat
+
+    from shortskit import ffmpeg
+
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_SIZE", SIZE)  # the kernel inherits the environment
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SHORTSKIT_GPU_LOCK_DIR", str(tmp_path))
+    story, out = write_story(tmp_path, small_story()), tmp_path / "out" / "colab.mp4"
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    params = {"story_file": str(story), "output": str(out), "workspace": str(tmp_path / "ws"), "install": False}
+    params |= {"clone": False, "pictures": "diffusers", "weights_dir": str(tiny)}
+    pm.execute_notebook(
+        notebooks / "colab.ipynb", tmp_path / "run.ipynb", parameters=params, cwd=notebooks, kernel_name="python3",
+        progress_bar=False,
+    )  # fmt: skip
+    nb = nbformat.read(tmp_path / "run.ipynb", as_version=4)
+    shown = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "pictures: diffusers (segmind/SSD-1B, on the GPU)" in shown and "pictures by diffusers" in shown
+    assert ffmpeg.probe(out).width == 270
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    made = sorted((tmp_path / "ws" / "images").glob("*.png"))
+    painter = DiffusersImages(setup=DiffusersSetup(weights=tiny, size=(64, 128)))  # the notebook's model's defaults
+    first = asyncio.run(painter.generate("a calm ocean", tmp_path / "d.png", width=1080, height=1920, seed=0))
+    assert len(made) == 2 and any(np.array_equal(_pixels(p), _pixels(first)) for p in made)  # the pipeline's own
