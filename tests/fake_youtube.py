@@ -66,6 +66,10 @@ class FakeYouTube:
         self.refresh_tokens = {REFRESH_TOKEN}
         self.access_tokens: set[str] = set()
         self.codes = {"good-code"}
+        self.granted = [
+            "https://www.googleapis.com/auth/youtube.upload",
+            "https://www.googleapis.com/auth/youtube.force-ssl",
+        ]
         self.stalled, self.release = threading.Event(), threading.Event()
         self.lock = threading.Lock()
         self._count = 0
@@ -204,8 +208,8 @@ class FakeYouTube:
         access = "ya29.access-" + uuid.uuid4().hex
         self.access_tokens.add(access)
         answer = {"access_token": access, "expires_in": 3599, "token_type": "Bearer", "scope": form.get("scope", "")}
-        if grant == "authorization_code":
-            answer["refresh_token"] = REFRESH_TOKEN
+        if grant == "authorization_code":  # Google answers with the scopes the person granted
+            answer["refresh_token"], answer["scope"] = REFRESH_TOKEN, " ".join(self.granted)
         return self._send(h, 200, answer)
 
     def _open(self, h: BaseHTTPRequestHandler, body: bytes, headers: dict[str, str]) -> None:
@@ -313,10 +317,8 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], bytes]:
     parts = [p for p in body.split(b"--" + boundary.group(1).encode()) if p.strip() not in (b"", b"--")]
 
     def content(part: bytes) -> bytes:
-        return (
-            part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
-            if b"\r\n\r\n" in part
-            else part.split(b"\n\n", 1)[1].rstrip(b"\n")
-        )
+        nl = b"\r\n" if b"\r\n\r\n" in part else b"\n"
+        data = part.split(nl + nl, 1)[1]
+        return data[: -len(nl)] if data.endswith(nl) else data  # the line break before the next boundary
 
     return json.loads(content(parts[0])), content(parts[1])

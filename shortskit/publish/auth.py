@@ -172,6 +172,8 @@ def login(
         code = _code_from(ask("address: "), state)
         try:
             flow.fetch_token(code=code)
+        except Warning:  # oauthlib: "Scope has changed": some boxes on Google's consent page were left unticked
+            raise LoginError("Google granted fewer permissions than asked: start again and tick every box") from None
         except Exception as exc:  # oauthlib's and requests' errors: say which, never the code or the secret
             raise LoginError(f"the token endpoint refused the code ({type(exc).__name__}): start again") from None
         creds = flow.credentials

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shortskit.errors import ConfigError, PublishError, QuotaExceededError
+from shortskit.errors import ConfigError, LoginError, PublishError, QuotaExceededError
 from shortskit.publish.base import Publisher, Short, Uploaded, VideoMeta, find_shorts
 from shortskit.publish.ledger import LEDGER_NAME, Entry, Ledger
 from shortskit.publish.metadata import MetaOptions, video_meta
@@ -149,6 +149,8 @@ def publish(
     if dry_run:
         return result
 
+    if todo:
+        platform()  # a login that is missing or refused stops the run before any short is touched
     for i, s in enumerate(todo):
         while True:
             try:
@@ -166,6 +168,8 @@ def publish(
                 pause = max((resets - datetime.now(timezone.utc)).total_seconds(), 0) + 60
                 say(f"quota spent: {left} shorts left; waiting until {_pacific(resets)} ({pause / 3600:.1f} h)")
                 sleep(pause)
+            except LoginError:
+                raise
             except PublishError as exc:
                 book.put(s.digest, str(s.video), "failed", error=str(exc), session_uri=None)
                 rows[s.digest].state, rows[s.digest].notes = "failed", [str(exc)]

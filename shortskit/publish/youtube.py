@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shortskit.endpoints import Secret, check_base_url, public_url
-from shortskit.errors import ConfigError, PublishError, QuotaExceededError
+from shortskit.errors import ConfigError, LoginError, PublishError, QuotaExceededError
 from shortskit.http import google_http, parse_retry_after, quote
 from shortskit.publish.auth import credentials, refreshed
 from shortskit.publish.base import Short, Uploaded, VideoMeta
@@ -124,7 +124,8 @@ class YouTubePublisher:
             return QuotaExceededError(f"{what}: {reason}", left=0, resets_at=None)
         text = quote(message or reason or "", self._secrets)
         if status == 401:
-            return PublishError(f"{what}: the login was refused (HTTP 401): log in again", status=401, short=short)
+            flag = "" if self.channel == "default" else f" --channel {self.channel}"
+            return LoginError(f"{what}: the login was refused (HTTP 401): log in again: shortskit publish login{flag}")
         return PublishError(
             f"{what}: HTTP {status}{' ' + reason if reason else ''}: {text}", status=status, short=short
         )
@@ -234,11 +235,8 @@ class YouTubePublisher:
     def _upload(self, short: Short, meta: VideoMeta, publish_at: datetime | None, session: str | None,
                 on_session: Callable[[str | None], None]) -> Uploaded:  # fmt: skip
         from googleapiclient.errors import HttpError
-        from googleapiclient.http import MediaFileUpload
 
-        media = MediaFileUpload(
-            str(short.video), mimetype="video/mp4", chunksize=self.options.chunk_size, resumable=True
-        )
+        media = _chunked(short.video, self.options.chunk_size)
         request = self.api.videos().insert(part="snippet,status", body=self._body(meta, publish_at), media_body=media)
         if session:
             request.resumable_uri = session
@@ -314,6 +312,20 @@ class YouTubePublisher:
 
     def describe(self) -> str:
         return f"YouTube at {public_url(self.base_url)}, channel {self.channel}"
+
+
+def _chunked(path: Path, chunk_size: int) -> Any:
+    """``path`` as a resumable upload sent one chunk of bytes at a time, never as a stream: a stream's chunk is
+    read once, so when httplib2 sends a request again after a dropped connection (it does, once, by itself), or
+    ``next_chunk(num_retries=...)`` after a 5xx, the spent chunk goes out as an empty body and the request hangs
+    until its timeout."""
+    from googleapiclient.http import MediaFileUpload
+
+    class Chunks(MediaFileUpload):  # type: ignore[misc]
+        def has_stream(self) -> bool:
+            return False
+
+    return Chunks(str(path), mimetype="video/mp4", chunksize=chunk_size, resumable=True)
 
 
 def _is_httplib2(exc: BaseException) -> bool:
