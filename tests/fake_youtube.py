@@ -63,6 +63,8 @@ class FakeYouTube:
         self.thumbnails: dict[str, bytes] = {}
         self.captions: list[tuple[str, dict[str, Any], bytes]] = []
         self.thumbnail_forbidden = False
+        self.search_refused = False
+        self.captions_refused = False
         self.refresh_tokens = {REFRESH_TOKEN}
         self.access_tokens: set[str] = set()
         self.codes = {"good-code"}
@@ -147,7 +149,15 @@ class FakeYouTube:
         if route == "POST /upload/youtube/v3/videos":
             return self._open(h, body, headers)
         if route == "GET /youtube/v3/search":
+            if self.search_refused:
+                return self._send(h, 403, _error(403, "forbidden", "search is not allowed here"))
             return self._search(h, query)
+        if route == "GET /youtube/v3/channels":
+            details = {"relatedPlaylists": {"uploads": "UUfake"}}
+            return self._send(h, 200, {"items": [{"id": "UCfake", "contentDetails": details}]})
+        if route == "GET /youtube/v3/playlistItems":
+            items = [{"contentDetails": {"videoId": i}} for i in self.videos]
+            return self._send(h, 200, {"items": items})
         if route == "GET /youtube/v3/videos":
             ids = [i for i in query.get("id", "").split(",") if i in self.videos]
             items = [{k: v for k, v in self.videos[i].items() if k != "sha256"} for i in ids]
@@ -175,6 +185,8 @@ class FakeYouTube:
             self.thumbnails[query["videoId"]] = body
             return self._send(h, 200, {"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": "x"}}]})
         if route == "POST /upload/youtube/v3/captions":
+            if self.captions_refused:
+                return self._send(h, 403, _error(403, "forbidden", "captions are not allowed for this video"))
             meta, media = _multipart(headers.get("content-type", ""), body)
             self.captions.append((meta["snippet"]["videoId"], meta["snippet"], media))
             return self._send(

@@ -233,6 +233,15 @@ def test_the_schedule_fills_gaps_around_scheduled_videos_across_a_dst_change(fak
     assert all(v["status"]["privacyStatus"] == "private" for v in fake.uploaded())
 
 
+def test_without_search_the_uploads_playlist_gives_the_scheduled_videos(fake: FakeYouTube, tmp_path: Path) -> None:
+    fake.search_refused = True
+    fake.schedule_existing("2030-01-01T06:00:00Z")
+    video = make_short(tmp_path / "p", "p", seed=15)
+    shortskit.publish(video, schedule=True, now=NOW, chunk_size=CHUNK, captions=False, thumbnail=False)
+    assert fake.uploaded()[0]["status"]["publishAt"] == "2030-01-01T08:00:00Z"
+    assert any(r.path == "/youtube/v3/playlistItems" for r in fake.requests)
+
+
 def test_slots_in_a_spring_forward_gap_and_a_fall_back_hour() -> None:
     plan = SlotPlan(
         zone="America/New_York", first=datetime.strptime("01:30", "%H:%M").time(), every=timedelta(hours=1), per_day=2
@@ -296,6 +305,11 @@ def test_a_channel_that_may_not_set_thumbnails_still_gets_its_video(fake: FakeYo
     result = shortskit.publish(make_short(tmp_path / "t", "t", seed=5), chunk_size=CHUNK, captions=False)
     assert result.exit_code == 0 and result.rows[0].state == "uploaded"
     assert any("no thumbnail" in n for n in result.rows[0].notes)
+    fake.faults = []
+    fake.captions_refused = True  # a caption track refused: a note, the video stays up and is not sent again
+    again = shortskit.publish(make_short(tmp_path / "u", "u", seed=16), chunk_size=CHUNK)
+    assert again.exit_code == 0 and any("no captions" in n for n in again.rows[0].notes)
+    assert shortskit.publish(tmp_path / "u", chunk_size=CHUNK).rows[0].action == "skip"
 
 
 def test_synthetic_media_is_declared_from_the_facts_and_always_sent(fake: FakeYouTube, tmp_path: Path) -> None:

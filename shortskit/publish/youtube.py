@@ -169,21 +169,30 @@ class YouTubePublisher:
 
     def scheduled(self) -> list[datetime]:
         """When the channel's scheduled videos go public: its videos (search.list, forMine), then their status."""
-        ids: list[str] = []
-        token: str | None = None
-        for _ in range(20):  # 1000 videos at most
-            page = self._execute(
-                self.api.search().list(part="id", forMine=True, type="video", maxResults=50, pageToken=token),
-                "reading the channel's videos",
+        try:
+            ids = self._pages(
+                lambda token: self.api.search().list(
+                    part="id", forMine=True, type="video", maxResults=50, pageToken=token
+                ),
+                lambda item: item["id"]["videoId"] if isinstance(item.get("id"), dict) else None,
             )
-            ids += [
-                i["id"]["videoId"]
-                for i in page.get("items", [])
-                if isinstance(i.get("id"), dict) and i["id"].get("videoId")
-            ]
-            token = page.get("nextPageToken")
-            if not token:
-                break
+        except (QuotaExceededError, LoginError):
+            raise
+        except PublishError as exc:
+            if exc.status not in (400, 403, 404):
+                raise
+            # search refused (or not offered by a proxy): the uploads playlist lists the same videos, at 1 unit a page
+            page = self._execute(self.api.channels().list(part="contentDetails", mine=True), "reading the channel")
+            items = page.get("items") or [{}]
+            uploads = ((items[0].get("contentDetails") or {}).get("relatedPlaylists") or {}).get("uploads")
+            if not uploads:
+                return []
+            ids = self._pages(
+                lambda token: self.api.playlistItems().list(
+                    part="contentDetails", playlistId=uploads, maxResults=50, pageToken=token
+                ),
+                lambda item: (item.get("contentDetails") or {}).get("videoId"),
+            )
         times: list[datetime] = []
         for start in range(0, len(ids), 50):
             page = self._execute(
@@ -195,6 +204,17 @@ class YouTubePublisher:
                 if when is not None:
                     times.append(when)
         return times
+
+    def _pages(self, request: Callable[[str | None], Any], pick: Callable[[dict[str, Any]], str | None]) -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(20):  # 1000 videos at most
+            page = self._execute(request(token), "reading the channel's videos")
+            ids += [i for item in page.get("items", []) if isinstance(item, dict) and (i := pick(item))]
+            token = page.get("nextPageToken")
+            if not token:
+                break
+        return ids
 
     # -- uploads -----------------------------------------------------------------------------------------
 
@@ -287,20 +307,25 @@ class YouTubePublisher:
                             self.api.thumbnails().set(videoId=uploaded.video_id, media_body=MediaFileUpload(str(jpg), mimetype="image/jpeg")),
                             f"thumbnail of {short.name}", short.name,
                         )  # fmt: skip
+                    except (QuotaExceededError, LoginError):
+                        raise
                     except PublishError as exc:
-                        if isinstance(exc, QuotaExceededError) or exc.status not in (400, 403):
-                            raise
                         # 403 forbidden: custom thumbnails need a verified channel; the video stays without
                         notes.append(f"no thumbnail ({exc.message})")
         if self.options.captions and short.srt is not None:
             language = short.meta.get("language") if isinstance(short.meta.get("language"), str) else "en"
             body = {"snippet": {"videoId": uploaded.video_id, "language": language, "name": "", "isDraft": False}}
             media = MediaFileUpload(str(short.srt), mimetype="application/octet-stream")
-            self._execute(
-                self.api.captions().insert(part="snippet", body=body, media_body=media),
-                f"captions of {short.name}",
-                short.name,
-            )
+            try:
+                self._execute(
+                    self.api.captions().insert(part="snippet", body=body, media_body=media),
+                    f"captions of {short.name}",
+                    short.name,
+                )
+            except (QuotaExceededError, LoginError):
+                raise  # the run stops; the next one adds them (the ledger says they are still to do)
+            except PublishError as exc:  # the video is up all the same
+                notes.append(f"no captions ({exc.message})")
         return notes
 
     def schedule(self, video_id: str, publish_at: datetime, meta: VideoMeta) -> None:
