@@ -1,7 +1,7 @@
 """``shortskit publish``: finished shorts to YouTube (``shortskit publish SHORTS... [--schedule]``), and
 ``shortskit publish login`` to keep a channel's login. It only gathers arguments for :func:`shortskit.publish`.
 
-Exit codes: 0 every short is on the channel, 1 some failed or the day's quota ran out (one line says how many are
+Progress goes to stdout; stderr holds only what went wrong (one line each). Exit codes: 0 every short is on the channel, 1 some failed or the day's quota ran out (one line says how many are
 left and when it resets), 2 bad input or no usable login.
 """
 
@@ -76,8 +76,13 @@ def upload(
     chunk_kib: Annotated[int, typer.Option("--chunk-kib", help="Upload chunk, a multiple of 256 KiB.", min=256)] = 8192,
 ) -> None:
     """Upload SHORTS (files or batch folders) once each; a re-run goes on where the last stopped."""
+    import logging
+
     from shortskit.publish import MetaOptions, SlotPlan, publish
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # the client warns about every 403 it hands back; ours say it once, in one line (--debug shows both)
+        logging.getLogger("googleapiclient").setLevel(logging.ERROR)
     with reported():
         plan = (
             SlotPlan(zone=zone, first=_clock(first), every=timedelta(hours=every), per_day=per_day)
@@ -89,7 +94,7 @@ def upload(
         meta = MetaOptions(category=category, privacy=privacy, made_for_kids=made_for_kids, synthetic=synthetic)  # type: ignore[arg-type]
         result = publish(
             targets, channel=channel, schedule=plan or False, dry_run=dry_run, wait=wait, meta=meta,
-            say=lambda line: typer.echo(line, err=True), chunk_size=chunk_kib * 1024, thumbnail=thumbnail,
+            say=typer.echo, chunk_size=chunk_kib * 1024, thumbnail=thumbnail,
             captions=captions,
         )  # fmt: skip
     show = plan or SlotPlan()
