@@ -140,6 +140,11 @@ class FakeYouTube:
         route = f"{h.command} {parts.path}"
         if route == "POST /token":
             return self._token(h, h.rfile.read(length))
+        if route == "GET /auth":  # the consent page, approved at once: back to the app's loopback address
+            back = (
+                f"{query['redirect_uri']}?state={query.get('state', '')}&code=good-code&scope={query.get('scope', '')}"
+            )
+            return self._send(h, 302, None, {"location": back})
         if not self._authorized(headers):
             h.rfile.read(length)
             return self._send(h, 401, _error(401, "authError", "Invalid Credentials"))

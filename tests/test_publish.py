@@ -401,6 +401,27 @@ def test_login_without_a_browser_keeps_the_token_0600_with_the_files_token_uri(
     assert shortskit.publish(make_short(tmp_path / "l", "l", seed=2), channel="second", chunk_size=CHUNK).exit_code == 0
 
 
+def test_login_with_a_browser_catches_the_redirect_on_loopback(
+    fake: FakeYouTube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(json.dumps({"installed": {
+        "client_id": "cid.apps", "client_secret": "GOCSPX-x", "auth_uri": fake.url + "/auth",
+        "token_uri": fake.url + "/token", "redirect_uris": ["http://localhost"]}}))  # fmt: skip
+    # a "browser" that opens the address in the background, as a real one does, and follows the redirect
+    browse = tmp_path / "browse.sh"
+    browse.write_text(
+        f'{sys.executable} -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()" "$1" &\n'
+    )
+    monkeypatch.setenv("BROWSER", f"sh {browse} %s")
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake's token endpoint is plain http
+    path = login(secrets, channel="browser", browser=True, say=lambda s: None)
+    kept = json.loads(path.read_text())
+    assert kept["refresh_token"] == REFRESH_TOKEN and kept["token_uri"] == fake.url + "/token"
+    auth = next(r for r in fake.requests if r.path == "/auth")
+    assert auth.query["redirect_uri"].startswith("http://127.0.0.1:") and auth.query["access_type"] == "offline"
+
+
 def test_a_story_folder_cannot_choose_the_endpoint(fake: FakeYouTube, tmp_path: Path) -> None:
     # OUT.json is written from a story: any endpoint or channel in it is ignored
     video = make_short(
