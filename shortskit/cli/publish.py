@@ -115,6 +115,7 @@ def _table(rows: list[Any], plan: Any) -> None:
     head = ("short", "action", "slot", "title", "synthetic media")
     cells = [(r.short, r.action, plan.show(r.publish_at) if r.publish_at else "-", r.title, r.synthetic) for r in rows]
     widths = [min(max(len(str(c[i])) for c in [head, *cells]), 48) for i in range(len(head))]
+    widths[-1] = max(len(str(c[-1])) for c in [head, *cells])  # why a label is set: never cut
     for row in [head, *cells]:
         typer.echo("  ".join(str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(row)).rstrip())
 
