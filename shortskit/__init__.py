@@ -9,6 +9,8 @@ The names here are what a user, a provider author or an engine author needs; the
 
 from __future__ import annotations
 
+# a package that can be called: shortskit.publish("shorts/", schedule=True)
+from shortskit import publish
 from shortskit._version import __version__
 from shortskit.alignment import align
 from shortskit.batch import BatchResult, run_batch
@@ -19,8 +21,11 @@ from shortskit.errors import (
     AlignmentError,
     ConfigError,
     InputFileError,
+    LoginError,
     NoSpeechError,
     ProviderError,
+    PublishError,
+    QuotaExceededError,
     RenderError,
     ScenesFailedError,
     ShortskitError,
@@ -69,10 +74,13 @@ __all__ = [
     "ImageSettings",
     "InputFileError",
     "Limit",
+    "LoginError",
     "MusicSettings",
     "NoSpeechError",
     "OutputSettings",
     "ProviderError",
+    "PublishError",
+    "QuotaExceededError",
     "RenderError",
     "RenderHandle",
     "RenderResult",
@@ -99,6 +107,7 @@ __all__ = [
     "image_names",
     "load_story",
     "parse_story",
+    "publish",
     "register_engine",
     "register_image",
     "register_voice",

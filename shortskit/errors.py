@@ -9,7 +9,10 @@
     ├── AlignmentError             words could not be placed in an audio file
     │   ├── NoSpeechError          the audio holds no speech (silence, music only)
     │   └── TextMismatchError      the audio does not say the text (the wrong file?)
-    └── ScenesFailedError          some scenes of a render failed: ``errors``, one per failure
+    ├── ScenesFailedError          some scenes of a render failed: ``errors``, one per failure
+    └── PublishError               a platform refused or failed an upload: ``platform``, ``status``, ``short``
+        ├── LoginError             no usable login for a channel (never made, expired or revoked)
+        └── QuotaExceededError     the platform's daily quota is spent: ``left`` shorts, ``resets_at``
 
 User mistakes (StoryError, ConfigError, InputFileError) map to exit code 2 in the CLI.
 """
@@ -23,8 +26,11 @@ __all__ = [
     "AlignmentError",
     "ConfigError",
     "InputFileError",
+    "LoginError",
     "NoSpeechError",
     "ProviderError",
+    "PublishError",
+    "QuotaExceededError",
     "RenderError",
     "ScenesFailedError",
     "ShortskitError",
@@ -176,6 +182,30 @@ class ScenesFailedError(ShortskitError):
         else:
             msg = f"{len({getattr(e, 'scene', None) for e in self.errors})} scenes failed: " + "; ".join(parts)
         super().__init__(msg)
+
+
+class PublishError(ShortskitError):
+    """A platform refused or failed a request; ``status`` is its HTTP status, ``short`` the short's name."""
+
+    def __init__(
+        self, message: str, *, platform: str = "youtube", status: int | None = None, short: str | None = None
+    ) -> None:
+        self.message, self.platform, self.status, self.short = message, platform, status, short
+        super().__init__(f"{platform}: {short + ': ' if short else ''}{message}")
+
+
+class LoginError(PublishError):
+    """No usable login for a channel: never made, expired or revoked. The message says how to log in again."""
+
+    exit_code = 2
+
+
+class QuotaExceededError(PublishError):
+    """The platform's daily quota is spent: ``left`` shorts wait for ``resets_at`` (an aware datetime)."""
+
+    def __init__(self, message: str, *, left: int, resets_at: object, platform: str = "youtube") -> None:
+        self.left, self.resets_at = left, resets_at
+        super().__init__(message, platform=platform, status=403)
 
 
 def _grouped(errors: Sequence[ShortskitError]) -> list[list[ShortskitError]]:

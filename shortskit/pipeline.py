@@ -232,7 +232,7 @@ class _Render:
             scenes.append(SceneResult(r.index, r.image, r.voice, r.clip, t, r.duration, r.words))
             t += r.duration
         # what goes beside the short is worked out while the merge runs (the merge is ffmpeg's work)
-        beside = asyncio.create_task(_sidecars(self.story, scenes, t))
+        beside = asyncio.create_task(_sidecars(self.story, scenes, t, (self.voice, self.images)))
         try:
             short = await stages.final(self.ctx, [s.clip for s in scenes], audio)
         except BaseException:
@@ -243,11 +243,13 @@ class _Render:
         return await _deliver(short, out, groups, metadata, scenes, t, dict(self.ctx.progress.made))
 
 
-async def _sidecars(story: Story, scenes: list[SceneResult], total: float) -> tuple[list[CaptionGroup], str]:
-    """The SRT's caption groups and the metadata JSON's text, for the files beside the short."""
+async def _sidecars(
+    story: Story, scenes: list[SceneResult], total: float, providers: tuple[Any, Any]
+) -> tuple[list[CaptionGroup], str]:
+    """The SRT's caption groups and the metadata JSON's text (with how voice and pictures were made)."""
 
     def work() -> tuple[list[CaptionGroup], str]:
-        from shortskit.seo import short_metadata
+        from shortskit.seo import made_with, short_metadata
 
         groups: list[CaptionGroup] = []
         for s in scenes:
@@ -256,7 +258,8 @@ async def _sidecars(story: Story, scenes: list[SceneResult], total: float) -> tu
             )
             groups += shift_groups(cues, s.start)
         times = [(s.index, s.start, s.start + s.duration) for s in scenes]
-        return groups, json.dumps(short_metadata(story, times, total), ensure_ascii=False, indent=2) + "\n"
+        facts = made_with(story, *providers)
+        return groups, json.dumps(short_metadata(story, times, total, facts), ensure_ascii=False, indent=2) + "\n"
 
     return await asyncio.to_thread(work)
 

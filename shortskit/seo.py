@@ -28,6 +28,7 @@ __all__ = [
     "generate_metadata_sync",
     "hashtag",
     "keywords",
+    "made_with",
     "metadata",
     "short_metadata",
     "trim_words",
@@ -184,13 +185,38 @@ def metadata(story: Story) -> dict[str, Any]:
     }
 
 
-def short_metadata(story: Story, scenes: Sequence[tuple[int, float, float]], duration: float) -> dict[str, Any]:
-    """``OUT.json`` beside a short: :func:`metadata` plus the language, length and each scene's (index, start,
-    end) in seconds."""
+# pictures providers that draw no realistic picture: the offline placeholder, the user's own files
+_NOT_GENERATED = {"procedural", "local", "folder", "file"}
+
+
+def made_with(story: Story, voice: Any, images: Any) -> dict[str, Any]:
+    """How a short's voice and pictures were made, for honest labels when it is published: the providers, whether
+    the voice was cloned from a sample (Chatterbox with ``sample``), the scenes spoken in the user's own recording,
+    and whether pictures came from an image model."""
+    own_audio = [i for i, s in enumerate(story.scenes, 1) if s.audio]
+    own_pictures = [i for i, s in enumerate(story.scenes, 1) if s.image]
+    voice_name = str(getattr(voice, "name", story.voice.provider))
+    picture_name = str(getattr(images, "name", story.images.provider))
+    return {
+        "voice": voice_name,
+        "cloned_voice": getattr(voice, "sample", None) is not None and len(own_audio) < len(story.scenes),
+        "own_recordings": own_audio,
+        "pictures": picture_name,
+        "generated_pictures": picture_name not in _NOT_GENERATED and len(own_pictures) < len(story.scenes),
+        "own_pictures": own_pictures,
+    }
+
+
+def short_metadata(
+    story: Story, scenes: Sequence[tuple[int, float, float]], duration: float, facts: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``OUT.json`` beside a short: :func:`metadata` plus the language, length, each scene's (index, start,
+    end) in seconds, and ``made_with`` (see :func:`made_with`) when ``facts`` are given."""
     return {
         **metadata(story),
         "language": story.language,
         "duration": round(duration, 3),
+        **({"made_with": facts} if facts is not None else {}),
         "scenes": [
             {"index": i, "start": round(start, 3), "end": round(end, 3), "text": story.scenes[i - 1].text}
             for i, start, end in scenes

@@ -2,12 +2,12 @@
 
 One module a command group: :mod:`~shortskit.cli.make` (render, validate, schema), :mod:`~shortskit.cli.writing`
 (write, seo), :mod:`~shortskit.cli.align`, :mod:`~shortskit.cli.batch`, :mod:`~shortskit.cli.cache`,
-:mod:`~shortskit.cli.voice` (the voice library); :mod:`~shortskit.cli.app` holds the typer ``app`` they register on.
+:mod:`~shortskit.cli.voice` (the voice library), :mod:`~shortskit.cli.publish` (YouTube); :mod:`~shortskit.cli.app` holds the typer ``app`` they register on.
 """
 
 from __future__ import annotations
 
-from shortskit.cli import align, batch, cache, make, voice, writing
+from shortskit.cli import align, batch, cache, make, publish, voice, writing
 from shortskit.cli.app import main
 
-__all__ = ["align", "batch", "cache", "main", "make", "voice", "writing"]
+__all__ = ["align", "batch", "cache", "main", "make", "publish", "voice", "writing"]
