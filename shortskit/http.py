@@ -6,10 +6,18 @@ environment variable to set, other 4xx carry the server's own message, 408/425/4
 retryable (with the server's ``Retry-After``). Providers never retry themselves; the scheduler does. Which
 base URL a key may go to is decided in :mod:`shortskit.endpoints`; the key is sent only in the
 ``Authorization`` header of requests under that base URL, and is scrubbed from every message.
+
+A URL the story chose (its ``base_url``, a picture link a server answered with) that is not on an origin the
+operator configured is *untrusted*: it goes through a client of its own whose connections resolve the name,
+check every address (:func:`~shortskit.endpoints.refused_host`: no loopback, private, link-local, metadata)
+and connect to the address checked; it follows no redirect and ignores proxy variables; and errors about it
+never quote what the server said, only the status. Every answer, trusted or not, is read up to
+:data:`MAX_BODY` bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -19,8 +27,11 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from shortskit.endpoints import (
@@ -28,19 +39,24 @@ from shortskit.endpoints import (
     Endpoint,
     Secret,
     check_base_url,
+    check_story_url,
     needs_key,
     public_url,
     read_key,
+    refused_host,
     resolve_endpoint,
+    resolve_host,
     same_base,
     under_base,
 )
-from shortskit.errors import ConfigError, ProviderError
+from shortskit.errors import ConfigError, ForbiddenAddressError, ProviderError
 from shortskit.providers.options import positive
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_BODY",
     "HttpProvider",
+    "checked_client",
     "decode_base64",
     "error_from_exception",
     "error_from_response",
@@ -59,6 +75,15 @@ DEFAULT_TIMEOUT = 120.0  # seconds a single request may take (image and speech m
 _CONNECT_TIMEOUT = 15.0
 _MESSAGE_CHARS = 300  # longest server message we quote
 _RETRYABLE = {408, 425, 429}  # plus every 5xx but 501 (the server will never do it)
+# The most bytes of one answer we read: a 1440x1440 picture as base64 JSON is ~8 MB, a minute of 48 kHz
+# float stereo WAV 23 MB; past this a server is sending us something else.
+MAX_BODY = 64 * 1024 * 1024
+# Words that mark a credential in a server's text; the value after them is never shown.
+_CREDENTIAL = re.compile(
+    r"(?i)((?:secret|token|passw\w*|api[_-]?key|access[_-]?key\w*|credential\w*|signature)[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',;}]+"
+)
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 
 
 def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -66,6 +91,118 @@ def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)), follow_redirects=True
     )
+
+
+class _Refused(Exception):
+    """Raised inside a checked connection: the host leads to an address a story may not reach."""
+
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(f"{host} leads to {why}")
+        self.host, self.why = host, why
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend that connects only where a story may: the name is resolved here, every
+    address it gives is checked, and the connection goes to a checked address, never through a second
+    lookup that a rebinding name could answer differently."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await asyncio.to_thread(resolve_host, host, port)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        why = refused_host(host, port, addresses)
+        if why is not None:
+            raise _Refused(host, why)
+        failed: Exception | None = None
+        for ip in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:  # the next address, as a resolver's caller would
+                failed = exc
+        raise failed or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise _Refused("a unix socket", "a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool on :class:`_CheckedBackend` (no proxy, no unix socket)."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        # httpx has no argument for the network backend: the pool is made again the way it makes it, on ours
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_CheckedBackend()
+        )
+
+
+def checked_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    """A client for URLs a story chose: every connection checked (see the module docstring), no redirects
+    followed, no proxy or ``.netrc`` from the environment."""
+    return httpx.AsyncClient(
+        transport=_CheckedTransport(),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+async def _fetch(client: httpx.AsyncClient, method: str, url: str, options: dict[str, Any]) -> httpx.Response:
+    """One request, its body read up to :data:`MAX_BODY` bytes (decompressed), as a plain response."""
+    request = client.build_request(method, url, **options)
+    response = await client.send(request, stream=True)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise _TooBig()
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _TooBig()
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    # the body is decoded already: the headers that described the encoding no longer do
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions={k: v for k, v in response.extensions.items() if k in ("http_version", "reason_phrase")},
+    )
+
+
+_ENCODING_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
+
+
+class _TooBig(Exception):
+    """An answer longer than :data:`MAX_BODY`."""
+
+
+def _same_origin(url: str, base: str) -> bool:
+    try:
+        u, b = urlsplit(url), urlsplit(base)
+        return (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
+    except ValueError:
+        return False
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -107,8 +244,9 @@ def scrub(text: str, secrets: Iterable[Secret | None] = ()) -> str:
     for secret in secrets:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
-    # Bearer tokens a server echoes back are not ours to show either
-    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    # Bearer tokens a server echoes back are not ours to show either, nor what looks like a credential
+    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    return _AWS_KEY_ID.sub("***", _CREDENTIAL.sub(r"\1***", text))
 
 
 def _one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
@@ -162,7 +300,9 @@ def server_message(response: httpx.Response, secrets: Iterable[Secret | None] = 
         data = json.loads(body)
     except ValueError:
         return quote(body.decode("utf-8", "replace"), secrets)
-    return quote(_message_from_json(data) or json.dumps(data, ensure_ascii=False), secrets)
+    found = _message_from_json(data)
+    # an answer without a message is not quoted at all: it may be anything (a metadata service's keys)
+    return quote(found, secrets) if found else "a JSON answer without an error message"
 
 
 def error_from_response(
@@ -171,10 +311,14 @@ def error_from_response(
     provider: str,
     key_env: str | None = None,
     secrets: Iterable[Secret | None] = (),
+    quote_server: bool = True,
 ) -> ProviderError:
-    """The :class:`ProviderError` for a response that is not 2xx (see the module docstring for the mapping)."""
+    """The :class:`ProviderError` for a response that is not 2xx (see the module docstring for the mapping).
+
+    ``quote_server=False`` (an untrusted server) says only the status, never the server's own words.
+    """
     status = response.status_code
-    said = server_message(response, secrets)
+    said = server_message(response, secrets) if quote_server else _phrase(status)
     url = ""
     with contextlib.suppress(RuntimeError):  # a response built without a request has no URL
         url = public_url(str(response.request.url))
@@ -204,6 +348,14 @@ def error_from_response(
     return ProviderError(f"unexpected answer (HTTP {status}: {said})", provider=provider, status=status)
 
 
+def _phrase(status: int) -> str:
+    """The standard words for ``status`` (never the reason phrase the server sent)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no standard meaning"
+
+
 def error_from_exception(
     exc: httpx.HTTPError, *, provider: str, timeout: float | None = None, secrets: Iterable[Secret | None] = ()
 ) -> ProviderError:
@@ -227,15 +379,14 @@ def error_from_exception(
     return ProviderError(message, provider=provider, retryable=isinstance(exc, httpx.TransportError))
 
 
-def parse_json(response: httpx.Response, *, provider: str) -> Any:
+def parse_json(response: httpx.Response, *, provider: str, quote_server: bool = True) -> Any:
     """The JSON body of a 2xx answer; a non-retryable :class:`ProviderError` when it is HTML or broken JSON."""
     body = response.content
     if not body.strip():
         raise ProviderError("answered with an empty body instead of JSON", provider=provider)
     if _looks_like_html(body, response.headers.get("content-type", "")):
-        raise ProviderError(
-            f"answered with {server_message(response)} instead of JSON (is base_url right?)", provider=provider
-        )
+        said = server_message(response) if quote_server else "an HTML page"
+        raise ProviderError(f"answered with {said} instead of JSON (is base_url right?)", provider=provider)
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -273,6 +424,7 @@ class HttpProvider:
     key_env: str | None = None  # the variable whose key is sent (None: no key goes anywhere)
     _key: Secret | None = None
     _story_base: str | None = None  # a base URL the story named: untrusted, so it never gets a key
+    _trusted_base: str | None = None  # the operator's endpoint: its origin is reached without address checks
     _client: httpx.AsyncClient | None = None
 
     def _normalise_base(self, url: str) -> str:
@@ -301,7 +453,10 @@ class HttpProvider:
         if story_base is not None:
             self._story_base = check_base_url(story_base, where=f"{self.name} base_url")
         trusted = resolve_endpoint(self.vendor, endpoint)
+        self._trusted_base = trusted.base_url
         own = self._story_base
+        if own is not None and not self.trusts(own):
+            check_story_url(own, where=f"{self.name} base_url")  # refused now; the connection checks again
         if own is not None and not same_base(own, trusted.base_url):
             self.base_url, self.key_env, self._key = self._normalise_base(own), None, None
             log.info("%s: the story's base_url %s gets no API key", self.name, public_url(own))
@@ -317,6 +472,10 @@ class HttpProvider:
         if self._key is None and self.key_required():
             raise ConfigError(f"{self.name}: set the {self.key_env} environment variable to your API key")
 
+    def trusts(self, url: str) -> bool:
+        """True when ``url`` is on the origin (scheme, host, port) of the operator's endpoint."""
+        return self._trusted_base is not None and _same_origin(url, self._trusted_base)
+
     def use_client(self, client: httpx.AsyncClient) -> None:
         """Send every request with ``client`` (owned and closed by the caller)."""
         self._client = client
@@ -328,24 +487,46 @@ class HttpProvider:
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
     def fail(self, response: httpx.Response) -> ProviderError:
-        """The error for a failed ``response`` of this provider."""
-        return error_from_response(response, provider=self.name, key_env=self.key_env, secrets=(self._key,))
+        """The error for a failed ``response`` of this provider (the server quoted only when it is trusted)."""
+        return error_from_response(
+            response,
+            provider=self.name,
+            key_env=self.key_env,
+            secrets=(self._key,),
+            quote_server=self.trusts(str(response.request.url)),
+        )
 
     async def send(self, method: str, url: str, *, json_body: Any = None, auth: bool = True) -> httpx.Response:
-        """One request; a 2xx response back, anything else as a :class:`ProviderError` (never retried here)."""
+        """One request; a 2xx response back, anything else as a :class:`ProviderError` (never retried here).
+
+        A URL off the operator's origin goes through :func:`checked_client` (see the module docstring).
+        """
         log.debug("%s: %s %s", self.name, method, public_url(url))
         started = time.monotonic()
+        trusted = self.trusts(url)
         options: dict[str, Any] = {
             "json": json_body,
             "headers": self.headers(url) if auth else None,
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_TIMEOUT)),
         }
         try:
-            if self._client is not None and not self._client.is_closed:
-                response = await self._client.request(method, url, **options)
+            if trusted and self._client is not None and not self._client.is_closed:
+                response = await _fetch(self._client, method, url, options)
             else:
-                async with make_client(timeout=self.timeout) as client:
-                    response = await client.request(method, url, **options)
+                opened = make_client(timeout=self.timeout) if trusted else checked_client(timeout=self.timeout)
+                async with opened as client:
+                    response = await _fetch(client, method, url, options)
+        except _Refused as exc:
+            raise ForbiddenAddressError(
+                f"{public_url(url)}: {exc.host} leads to {exc.why}; a URL the story chose may not reach internal "
+                "addresses (the operator configures local servers: the *_BASE_URL variables, --endpoint, "
+                "SHORTSKIT_ALLOW_HOSTS)",
+                provider=self.name,
+            ) from None
+        except _TooBig:
+            raise ProviderError(
+                f"answered with more than {MAX_BODY // 2**20} MB from {public_url(url)}; not read", provider=self.name
+            ) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name, timeout=self.timeout, secrets=(self._key,)) from None
         log.debug(
@@ -355,6 +536,13 @@ class HttpProvider:
             len(response.content),
             time.monotonic() - started,
         )
+        if not trusted and response.is_redirect:
+            raise ProviderError(
+                f"{public_url(url)} answered with a redirect (HTTP {response.status_code}); redirects from a URL "
+                "the story chose are not followed",
+                provider=self.name,
+                status=response.status_code,
+            )
         if not response.is_success:
             raise self.fail(response)
         return response
@@ -363,4 +551,4 @@ class HttpProvider:
 async def post_json(provider: HttpProvider, url: str, body: Any) -> Any:
     """POST ``body`` as JSON and return the JSON answer (errors as :class:`ProviderError`)."""
     response = await provider.send("POST", url, json_body=body)
-    return parse_json(response, provider=provider.name)
+    return parse_json(response, provider=provider.name, quote_server=provider.trusts(url))

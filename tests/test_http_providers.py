@@ -76,6 +76,7 @@ class _Probe(HttpProvider):
     def __init__(self, handler: Any, *, key_env: str = "TOGETHER_API_KEY") -> None:
         self.key_env = key_env
         self._key = Secret(KEY)
+        self._trusted_base = "https://api.example.test/v1"  # as if configured by the operator
         self.timeout = 0.3
         self.use_client(httpx.AsyncClient(transport=httpx.MockTransport(handler)))
 
@@ -225,7 +226,7 @@ def test_missing_key_is_a_config_error_naming_the_variable(monkeypatch: pytest.M
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         create_voice("openai")
     # a local compatible server needs no key; Kokoro never does
-    local = create_voice("openai", base_url="http://127.0.0.1:8880/v1")
+    local = create_voice("openai", endpoint="http://127.0.0.1:8880/v1")
     assert local.headers(local.base_url + "/audio/speech") == {}
     kokoro = create_voice("kokoro")
     assert kokoro.headers(kokoro.base_url + "/dev/captioned_speech") == {}
