@@ -5,6 +5,8 @@ decode, the output can be written, the workspace is usable. Each failure is one 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,8 +16,9 @@ from shortskit import ffmpeg
 from shortskit.captions import font_family
 from shortskit.endpoints import VENDORS, Endpoint
 from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
-from shortskit.providers import create_image, create_voice, image_names, voice_names
+from shortskit.providers import create_image, create_voice, image_names, provider_factory, voice_names
 from shortskit.providers.base import ImageProvider, VoiceProvider
+from shortskit.providers.options import LIMITS, lower_limits, operator_limits
 from shortskit.story import Story
 from shortskit.workspace import Workspace, default_workspace
 
@@ -32,6 +35,10 @@ __all__ = [
 # Options a story may never set: a story is untrusted, so it never decides which key is read or where it goes.
 _SECRET_OPTIONS = frozenset(
     {"api_key", "api_key_env", "key", "key_env", "token", "headers", "authorization", "endpoint"}
+)
+# Options that say where model weights come from: the operator's (each folder is another model in memory).
+_WEIGHTS_OPTIONS = frozenset(
+    {"model_dir", "model_path", "weights", "weights_dir", "checkpoint", "ckpt_dir", "cache_dir", "local_dir"}
 )
 
 
@@ -55,6 +62,13 @@ def _provider(
                 file=story.source,
                 field=f"{section}.{option}",
             )
+        if option.lower() in _WEIGHTS_OPTIONS:
+            raise StoryError(
+                "a story cannot choose where model weights come from; the operator sets them (for Chatterbox "
+                "SHORTSKIT_CHATTERBOX_DIR)",
+                file=story.source,
+                field=f"{section}.{option}",
+            )
     names = voice_names() if kind == "voice" else image_names()
     if name not in names:
         raise StoryError(
@@ -66,13 +80,37 @@ def _provider(
     if endpoint is not None and name in VENDORS:
         # given to the constructor, so that the key it needs is the endpoint's (a local server may need none)
         options = {**options, "endpoint": endpoint}
+    # Limits (rate, burst, jobs at once, timeout) are the operator's: the provider is built with them, and a
+    # story's own may only lower them afterwards.
+    given = {k: v for k, v in options.items() if k in LIMITS}
+    options = {k: v for k, v in options.items() if k not in LIMITS}
+    operator = operator_limits(section, name)  # the operator's mistake (a ConfigError), not the story's
     try:
+        factory = provider_factory(kind, name)
+        accepts = _accepts(factory)
+        options.update({k: v for k, v in operator.items() if k in accepts})
+        lowered = {k: v for k, v in given.items() if _has_attr(factory, k)}
+        options.update({k: v for k, v in given.items() if k not in lowered})  # unknown: the factory says so
         provider = (create_voice if kind == "voice" else create_image)(name, **options)
+        provider.operator_limits = lower_limits(provider, lowered, name)
         if hasattr(provider, "bind"):  # files and saved voices its options name (see providers/base.py)
             provider.bind(story, workspace)
     except ConfigError as exc:
-        raise StoryError(str(exc), file=story.source, field=section) from None
+        # the option the message is about, when it names one ("together base_url ...", "rate_per_minute: ...")
+        named = [k for k in (*given, "base_url") if re.search(rf"(^|\s){re.escape(k)}\b", str(exc))]
+        raise StoryError(str(exc), file=story.source, field=f"{section}.{named[0]}" if named else section) from None
     return provider
+
+
+def _accepts(factory: Any) -> set[str]:
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _has_attr(factory: Any, option: str) -> bool:
+    return hasattr(factory, option) or option in _accepts(factory)
 
 
 def _image_problem(path: Path) -> str | None:

@@ -34,6 +34,8 @@ FAST = shortskit.RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0)
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the operator lifts Together's 6 a minute for the fake server (a story may only lower limits)
+    monkeypatch.setenv("SHORTSKIT_LIMITS", "images.together.rate_per_minute=none")
     for name in KEY_VARS:
         monkeypatch.delenv(name, raising=False)
 

@@ -23,6 +23,7 @@ __all__ = [
     "create_image",
     "create_voice",
     "image_names",
+    "provider_factory",
     "register_image",
     "register_voice",
     "voice_names",
@@ -87,6 +88,11 @@ def _build(kind: str, table: dict[str, Any], name: str, options: dict[str, Any])
             valid = ", ".join(sorted(p for p in params if not p.startswith("_") and p != "endpoint")) or "none"
             raise ConfigError(f"{kind} provider {name!r} has no option {unknown[0]!r}; its options: {valid}")
     return factory(**options)
+
+
+def provider_factory(kind: str, name: str) -> Callable[..., Any]:
+    """The factory registered as ``name`` for ``kind`` (``voice`` or ``image``), imported if need be."""
+    return _resolve(kind, _VOICES if kind == "voice" else _IMAGES, name)
 
 
 def create_voice(name: str, **options: Any) -> VoiceProvider:
