@@ -123,8 +123,23 @@ def _image_problem(path: Path) -> str | None:
     return None
 
 
-def _audio_problem(path: Path) -> str | None:
+# The longest a scene's own recording and a music file may be, seconds (a header claiming 1 Hz makes 100 KB
+# of WAV 14 hours long, and resampling that to 48 kHz takes all the memory there is).
+MAX_RECORDING_SECONDS = 600.0
+MAX_MUSIC_SECONDS = 3600.0
+
+
+def _audio_problem(path: Path, longest: float = MAX_RECORDING_SECONDS) -> str | None:
+    from shortskit.audio import SAMPLE_RATES
+
     problem = ffmpeg.audio_problem(path)
+    if problem is None:
+        info = ffmpeg.probe(path)
+        low, high = SAMPLE_RATES
+        if info.sample_rate is not None and not low <= info.sample_rate <= high:
+            problem = f"its sample rate is {info.sample_rate} Hz (allowed: {low}..{high} Hz)"
+        elif info.duration is not None and info.duration > longest:
+            problem = f"it is {info.duration:.0f} s long (at most {longest:.0f} s)"
     return None if problem is None else f"{path.name}: {problem}"
 
 
@@ -193,7 +208,11 @@ def checked_providers(
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
-    if deep and story.music.file is not None and (found := _audio_problem(story.resolve(story.music.file))):
+    if (
+        deep
+        and story.music.file is not None
+        and (found := _audio_problem(story.resolve(story.music.file), MAX_MUSIC_SECONDS))
+    ):
         raise StoryError(found, file=story.source, field="music.file")  # what render would say, before any work
     if story.captions.font_file is not None:
         try:

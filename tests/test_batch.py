@@ -536,15 +536,14 @@ def test_a_slot_records_a_dead_or_hung_kernel_and_goes_on_in_a_fresh_one(tmp_pat
         first, crashed, after_crash, hung, leaked = (
             slot.run(job(*pair)) for pair in (("a", "ok"), ("b", "crash"), ("c", "ok"), ("d", "hang"), ("e", "leak"))
         )
-        kernel_starts = slot.kernel.startups
     finally:
         slot.close()
     assert first["status"] == after_crash["status"] == leaked["status"] == "done"
     assert crashed["status"] == "failed" and crashed["ename"] == "DeadKernelError"
-    assert hung["status"] == "failed" and hung["ename"] in ("CellTimeoutError", "KeyboardInterrupt")
-    assert kernel_starts in (2, 3)  # restarted after the crash (and after the hang if it was not interrupted)
+    assert hung["status"] == "failed" and hung["ename"] == "CellTimeoutError"
+    assert hung["error"] == "ran past the batch's time limit of 2 s; its kernel was killed"
     pid = {r: json.loads((tmp_path / "out" / r / f"{r}.result.json").read_text())["pid"] for r in "ace"}
-    assert pid["a"] != pid["c"]  # a new kernel after the crash
+    assert pid["a"] != pid["c"] != pid["e"]  # a new kernel after the crash, and another after the hang
     for slug in ("b", "d"):  # the lost story's notebook says where and why
         executed = nbformat.read(tmp_path / "out" / slug / f"{slug}.ipynb", as_version=4)
         assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in executed.cells)
