@@ -525,7 +525,7 @@ class HttpProvider:
             ) from None
         except _TooBig:
             raise ProviderError(
-                f"answered with more than {MAX_BODY // 2**20} MB from {public_url(url)}; not read", provider=self.name
+                f"answered with more than {MAX_BODY:,} bytes from {public_url(url)}; not read", provider=self.name
             ) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name, timeout=self.timeout, secrets=(self._key,)) from None
@@ -537,11 +537,10 @@ class HttpProvider:
             time.monotonic() - started,
         )
         if not trusted and response.is_redirect:
-            raise ProviderError(
+            raise ForbiddenAddressError(
                 f"{public_url(url)} answered with a redirect (HTTP {response.status_code}); redirects from a URL "
-                "the story chose are not followed",
+                "the story chose are not followed (they could lead anywhere, internal addresses too)",
                 provider=self.name,
-                status=response.status_code,
             )
         if not response.is_success:
             raise self.fail(response)

@@ -57,13 +57,13 @@ def _number(value: Any, what: str, who: str, cap: float | None) -> Any:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
         raise ConfigError(f"{who} {what} must be {'a whole number' if integer else 'a finite number'}, got {value!r}")
-    low, high = LIMITS[what]
-    if not low <= value <= high:
-        raise ConfigError(f"{who} {what} must be {low:g}..{high:g}, got {value:g}")
     if cap is not None and value > cap:
         raise ConfigError(
             f"{who} {what}: a story may only lower the operator's limit ({cap:g}), not raise it to {value:g}"
         )
+    low, high = LIMITS[what]
+    if not low <= value <= high:
+        raise ConfigError(f"{who} {what} must be {low:g}..{high:g}, got {value:g}")
     return value
 
 
