@@ -15,24 +15,34 @@ operator's own endpoints (above) may be anywhere: a Kokoro on localhost.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpcore
+import httpx
 
 from shortskit.errors import ConfigError
 
 __all__ = [
     "ALLOW_HOSTS_ENV",
+    "MAX_BODY",
     "VENDORS",
+    "BodyTooLarge",
     "Endpoint",
     "Secret",
     "Vendor",
     "allowed_host",
+    "bounded_fetch",
     "check_base_url",
     "check_story_url",
+    "checked_client",
     "needs_key",
     "public_url",
     "read_key",
@@ -178,6 +188,9 @@ def resolve_endpoint(vendor: str, given: Endpoint | str | None = None) -> Endpoi
 
 # -- addresses a story may reach ----------------------------------------------------------------------------
 
+# The most bytes of one answer we read: a 1440x1440 picture as base64 JSON is ~8 MB, a minute of 48 kHz
+# float stereo WAV 23 MB; past this a server is sending us something else.
+MAX_BODY = 64 * 1024 * 1024
 ALLOW_HOSTS_ENV = "SHORTSKIT_ALLOW_HOSTS"  # hosts (host, host:port) or networks (10.0.0.0/8) stories may name
 
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -315,3 +328,118 @@ def check_story_url(url: str, *, where: str) -> None:
             f"{where} {public_url(url)} leads to {why}: a story may not reach internal addresses (the operator "
             f"configures local servers with the *_BASE_URL variables, --endpoint, or {ALLOW_HOSTS_ENV})"
         )
+
+
+# -- the connection that enforces it -------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """Raised inside a checked connection: the host leads to an address a story may not reach."""
+
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(f"{host} leads to {why}")
+        self.host, self.why = host, why
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend that connects only where a story may: the name is resolved here, every
+    address it gives is checked, and the connection goes to a checked address, never through a second
+    lookup that a rebinding name could answer differently."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await asyncio.to_thread(resolve_host, host, port)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        why = refused_host(host, port, addresses)
+        if why is not None:
+            raise _Refused(host, why)
+        failed: Exception | None = None
+        for ip in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:  # the next address, as a resolver's caller would
+                failed = exc
+        raise failed or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise _Refused("a unix socket", "a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool on :class:`_CheckedBackend` (no proxy, no unix socket)."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        # httpx has no argument for the network backend: the pool is made again the way it makes it, on ours
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_CheckedBackend()
+        )
+
+
+def checked_client(*, timeout: float = 120.0) -> httpx.AsyncClient:
+    """A client for URLs a story chose: every connection checked (see the module docstring), no redirects
+    followed, no proxy or ``.netrc`` from the environment."""
+    return httpx.AsyncClient(
+        transport=_CheckedTransport(),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def _same_origin(url: str, base: str) -> bool:
+    try:
+        u, b = urlsplit(url), urlsplit(base)
+        return (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
+    except ValueError:
+        return False
+
+
+async def bounded_fetch(client: httpx.AsyncClient, method: str, url: str, options: dict[str, Any]) -> httpx.Response:
+    """One request, its body read up to :data:`MAX_BODY` bytes (decompressed), as a plain response."""
+    request = client.build_request(method, url, **options)
+    response = await client.send(request, stream=True)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise BodyTooLarge(MAX_BODY)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BodyTooLarge(MAX_BODY)
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    # the body is decoded already: the headers that described the encoding no longer do
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions={k: v for k, v in response.extensions.items() if k in ("http_version", "reason_phrase")},
+    )
+
+
+_ENCODING_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
+
+
+class BodyTooLarge(Exception):
+    """An answer longer than :data:`MAX_BODY`."""

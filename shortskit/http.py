@@ -17,7 +17,6 @@ never quote what the server said, only the status. Every answer, trusted or not,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -29,23 +28,25 @@ import time
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from shortskit.endpoints import (
+    MAX_BODY,
     VENDORS,
+    BodyTooLarge,
     Endpoint,
     Secret,
+    _Refused,
+    _same_origin,
+    bounded_fetch,
     check_base_url,
     check_story_url,
+    checked_client,
     needs_key,
     public_url,
     read_key,
-    refused_host,
     resolve_endpoint,
-    resolve_host,
     same_base,
     under_base,
 )
@@ -75,9 +76,6 @@ DEFAULT_TIMEOUT = 120.0  # seconds a single request may take (image and speech m
 _CONNECT_TIMEOUT = 15.0
 _MESSAGE_CHARS = 300  # longest server message we quote
 _RETRYABLE = {408, 425, 429}  # plus every 5xx but 501 (the server will never do it)
-# The most bytes of one answer we read: a 1440x1440 picture as base64 JSON is ~8 MB, a minute of 48 kHz
-# float stereo WAV 23 MB; past this a server is sending us something else.
-MAX_BODY = 64 * 1024 * 1024
 # Words that mark a credential in a server's text; the value after them is never shown.
 _CREDENTIAL = re.compile(
     r"(?i)((?:secret|token|passw\w*|api[_-]?key|access[_-]?key\w*|credential\w*|signature)[\"']?\s*[:=]\s*[\"']?)"
@@ -91,118 +89,6 @@ def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)), follow_redirects=True
     )
-
-
-class _Refused(Exception):
-    """Raised inside a checked connection: the host leads to an address a story may not reach."""
-
-    def __init__(self, host: str, why: str) -> None:
-        super().__init__(f"{host} leads to {why}")
-        self.host, self.why = host, why
-
-
-class _CheckedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend that connects only where a story may: the name is resolved here, every
-    address it gives is checked, and the connection goes to a checked address, never through a second
-    lookup that a rebinding name could answer differently."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await asyncio.to_thread(resolve_host, host, port)
-        except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        why = refused_host(host, port, addresses)
-        if why is not None:
-            raise _Refused(host, why)
-        failed: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except httpcore.ConnectError as exc:  # the next address, as a resolver's caller would
-                failed = exc
-        raise failed or httpcore.ConnectError(f"{host} has no address")
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise _Refused("a unix socket", "a local socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _CheckedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on :class:`_CheckedBackend` (no proxy, no unix socket)."""
-
-    def __init__(self) -> None:
-        super().__init__(trust_env=False)
-        # httpx has no argument for the network backend: the pool is made again the way it makes it, on ours
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_CheckedBackend()
-        )
-
-
-def checked_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
-    """A client for URLs a story chose: every connection checked (see the module docstring), no redirects
-    followed, no proxy or ``.netrc`` from the environment."""
-    return httpx.AsyncClient(
-        transport=_CheckedTransport(),
-        timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)),
-        follow_redirects=False,
-        trust_env=False,
-    )
-
-
-async def _fetch(client: httpx.AsyncClient, method: str, url: str, options: dict[str, Any]) -> httpx.Response:
-    """One request, its body read up to :data:`MAX_BODY` bytes (decompressed), as a plain response."""
-    request = client.build_request(method, url, **options)
-    response = await client.send(request, stream=True)
-    try:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise _TooBig()
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _TooBig()
-            chunks.append(chunk)
-    finally:
-        await response.aclose()
-    # the body is decoded already: the headers that described the encoding no longer do
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=b"".join(chunks),
-        request=response.request,
-        extensions={k: v for k, v in response.extensions.items() if k in ("http_version", "reason_phrase")},
-    )
-
-
-_ENCODING_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
-
-
-class _TooBig(Exception):
-    """An answer longer than :data:`MAX_BODY`."""
-
-
-def _same_origin(url: str, base: str) -> bool:
-    try:
-        u, b = urlsplit(url), urlsplit(base)
-        return (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
-    except ValueError:
-        return False
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -511,11 +397,11 @@ class HttpProvider:
         }
         try:
             if trusted and self._client is not None and not self._client.is_closed:
-                response = await _fetch(self._client, method, url, options)
+                response = await bounded_fetch(self._client, method, url, options)
             else:
                 opened = make_client(timeout=self.timeout) if trusted else checked_client(timeout=self.timeout)
                 async with opened as client:
-                    response = await _fetch(client, method, url, options)
+                    response = await bounded_fetch(client, method, url, options)
         except _Refused as exc:
             raise ForbiddenAddressError(
                 f"{public_url(url)}: {exc.host} leads to {exc.why}; a URL the story chose may not reach internal "
@@ -523,9 +409,9 @@ class HttpProvider:
                 "SHORTSKIT_ALLOW_HOSTS)",
                 provider=self.name,
             ) from None
-        except _TooBig:
+        except BodyTooLarge as exc:
             raise ProviderError(
-                f"answered with more than {MAX_BODY:,} bytes from {public_url(url)}; not read", provider=self.name
+                f"answered with more than {exc.args[0]:,} bytes from {public_url(url)}; not read", provider=self.name
             ) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name, timeout=self.timeout, secrets=(self._key,)) from None

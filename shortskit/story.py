@@ -8,7 +8,6 @@ file, the scene as a person counts it (1-based) and the field: ``bad.json: scene
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from shortskit import bounds
 from shortskit.errors import StoryError
 
 __all__ = [
@@ -41,15 +41,6 @@ __all__ = [
     "story_schema",
     "story_text",
 ]
-
-# Hard caps on what one story may ask for (a short is a minute or three; these leave room and stop runaways).
-MAX_STORY_BYTES = 1_000_000  # size of a story file
-MAX_DEPTH = 32  # nesting of lists and objects (a story needs 4)
-MAX_NODES = 100_000  # values in the parsed story, aliases counted as often as they are used
-MAX_SCENES = 50  # scenes in one story
-MAX_SCENE_CHARS = 1_000  # characters of one scene's narration
-MAX_STORY_CHARS = 10_000  # characters of narration in the whole story (about 12 minutes spoken)
-MAX_PROMPT_CHARS = 2_000  # characters of an image prompt, title or description
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _COLOR = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
@@ -192,8 +183,8 @@ class OutputSettings(_Model):
 class Scene(_Model):
     """One scene: narration plus a picture (from a prompt, or a local file)."""
 
-    text: _Text = Field(description="Narration spoken in this scene.", max_length=MAX_SCENE_CHARS)
-    image_prompt: str | None = Field(None, description="Prompt for the image provider.", max_length=MAX_PROMPT_CHARS)
+    text: _Text = Field(description="Narration spoken in this scene.", max_length=bounds.MAX_SCENE_CHARS)
+    image_prompt: str | None = Field(None, description="Prompt for the image provider.")
     image: str | None = Field(None, description="A local picture instead of a prompt (relative to the story).")
     pause: float | None = Field(
         None, ge=0, le=10, description="Seconds of silence after the narration (default: story's pause)."
@@ -224,10 +215,10 @@ class Scene(_Model):
 class Story(_Model):
     """A short: a titled list of scenes in one language, and how to voice, picture and render them."""
 
-    title: _Text = Field(description="Title of the short.", max_length=MAX_PROMPT_CHARS)
+    title: _Text = Field(description="Title of the short.", max_length=bounds.MAX_PROMPT_CHARS)
     language: str = Field(description="BCP-47 language tag of the narration, e.g. en, es, pt-BR.")
-    scenes: list[Scene] = Field(description="The scenes, in order.", min_length=1, max_length=MAX_SCENES)
-    description: str | None = Field(None, description="Description for upload (optional).", max_length=MAX_PROMPT_CHARS)
+    scenes: list[Scene] = Field(description="The scenes, in order.", min_length=1, max_length=bounds.MAX_SCENES)
+    description: str | None = Field(None, description="Description for upload (optional).")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags for upload (optional).")
     pause: float = Field(0.4, ge=0, le=10, description="Default seconds of silence after each scene.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Narration voice.")
@@ -250,9 +241,7 @@ class Story(_Model):
 
     @model_validator(mode="after")
     def _narration_length(self) -> Story:
-        total = sum(len(s.text) for s in self.scenes)
-        if total > MAX_STORY_CHARS:
-            raise ValueError(f"scenes: the narration is {total} characters; at most {MAX_STORY_CHARS} in one story")
+        bounds.check_narration([s.text for s in self.scenes])
         return self
 
     @property
@@ -361,7 +350,7 @@ def parse_story(data: Any, *, source: str | Path | None = None, base_dir: str | 
     name = Path(source).name if source is not None else None
     if not isinstance(data, dict):
         raise StoryError(f"must be an object with title, language and scenes (got {type(data).__name__})", file=name)
-    _check_shape(data, name)
+    bounds.check_shape(data, name)
     try:
         story = Story.model_validate(data)
     except ValidationError as exc:
@@ -396,71 +385,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _nesting(raw: str, *, json_strings: bool) -> int:
-    """The deepest nesting of ``[`` and ``{`` in ``raw``, before any parser sees it (JSON strings skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"' and json_strings:
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    break
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
-    return deepest
-
-
-def _check_shape(data: Any, file: str | None) -> None:
-    """Bounded nesting and size of the parsed data (YAML aliases counted each time they are used), and every
-    number finite: a StoryError naming the scene and field otherwise."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
-    seen = 0
-    while stack:
-        value, where = stack.pop()
-        seen += 1
-        if seen > MAX_NODES:
-            raise StoryError(f"holds more than {MAX_NODES} values; a story is far smaller", file=file)
-        if len(where) > MAX_DEPTH:
-            raise StoryError(f"is nested more than {MAX_DEPTH} levels deep", file=file)
-        if isinstance(value, float) and not math.isfinite(value):
-            scene = where[1] + 1 if len(where) >= 2 and where[0] == "scenes" and isinstance(where[1], int) else None
-            field = ".".join(str(p) for p in (where[2:] if scene else where)) or None
-            raise StoryError(f"must be a finite number, got {value}", file=file, scene=scene, field=field)
-        if isinstance(value, dict):
-            stack.extend((v, (*where, k)) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, (*where, i)) for i, v in enumerate(value))
-
-
 def _read(path: Path) -> Any:
     try:
-        size = path.stat().st_size
-        if size > MAX_STORY_BYTES:
-            raise StoryError(f"the story file is {size} bytes; at most {MAX_STORY_BYTES}", file=path.name)
+        bounds.check_size(path)
         raw = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not an error
     except FileNotFoundError:
         raise StoryError("story file not found", file=path.name) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StoryError(f"cannot read the story file ({exc.__class__.__name__}: {exc})", file=path.name) from None
     yaml_file = path.suffix.lower() in {".yaml", ".yml"}
-    if _nesting(raw, json_strings=not yaml_file) > MAX_DEPTH:
-        raise StoryError(f"is nested more than {MAX_DEPTH} levels deep", file=path.name)
-    try:
-        data = _parse(path, raw, yaml_file)
-    except RecursionError:  # block YAML nests by indentation, which the count above does not see
-        raise StoryError(f"is nested more than {MAX_DEPTH} levels deep", file=path.name) from None
-    return data
+    return bounds.parsed(raw, path.name, lambda: _parse(path, raw, yaml_file), json_strings=not yaml_file)
 
 
 def _parse(path: Path, raw: str, yaml_file: bool) -> Any:
@@ -483,12 +417,7 @@ def _parse(path: Path, raw: str, yaml_file: bool) -> Any:
 def load_story(path: str | Path) -> Story:
     """Load and validate a story from a JSON or YAML file (``.yaml``/``.yml`` are YAML, anything else JSON)."""
     path = Path(path)
-    try:
-        return parse_story(_read(path), source=path)
-    except StoryError:
-        raise
-    except Exception as exc:  # whatever else goes wrong with one file is that file's failure, and one line
-        raise StoryError(f"cannot read the story ({type(exc).__name__})", file=path.name) from None
+    return bounds.one_line(path.name, lambda: parse_story(_read(path), source=path))
 
 
 def story_text(story: Story, *, yaml_format: bool = False) -> str:

@@ -304,13 +304,29 @@ def test_every_address_a_name_gives_is_checked(world: World, monkeypatch: pytest
 
 
 def test_an_answer_is_read_up_to_its_limit(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import shortskit.http as http
+    import httpx
+
+    import shortskit.endpoints as endpoints
+    from shortskit.http import HttpProvider
     from shortskit.providers.together import TogetherImages
 
-    monkeypatch.setattr(http, "MAX_BODY", 10_000)  # the operator's own server: its answers are bounded too
+    monkeypatch.setattr(endpoints, "MAX_BODY", 10_000)  # the operator's own server: its answers are bounded too
     painter = TogetherImages(rate_per_minute=None)
     with pytest.raises(shortskit.ProviderError, match="answered with more than 10,000 bytes"):
         asyncio.run(painter.generate("a big picture", tmp_path / "p.png", width=1080, height=1920, seed=1))
+
+    async def endless() -> Any:  # no Content-Length: only counting what arrives stops it
+        for _ in range(1000):
+            yield b"x" * 1000
+
+    class Probe(HttpProvider):
+        name = "probe"
+        _trusted_base = "https://api.example.test"
+
+    probe = Probe()
+    probe.use_client(httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=endless()))))
+    with pytest.raises(shortskit.ProviderError, match="answered with more than 10,000 bytes"):
+        asyncio.run(probe.send("GET", "https://api.example.test/big"))
 
 
 def test_the_checked_client_sends_nothing_to_loopback(world: World) -> None:
@@ -321,6 +337,19 @@ def test_the_checked_client_sends_nothing_to_loopback(world: World) -> None:
     with pytest.raises(Exception, match=r"127.0.0.1 leads to a loopback address"):
         asyncio.run(ask())
     assert world.meta.hits == 0
+
+
+def test_a_deep_story_is_refused_before_any_parser_sees_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shortskit.story as story_module
+
+    def parser(*args: Any) -> Any:
+        raise AssertionError("the parser was called")
+
+    monkeypatch.setattr(story_module, "_parse", parser)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"title": "' + "[" * 50 + '", "x": ' + "[" * 40)  # brackets in a string do not count
+    with pytest.raises(shortskit.StoryError, match=r"deep.json: is nested more than 32 levels deep"):
+        shortskit.load_story(deep)
 
 
 # -- limits --------------------------------------------------------------------------------------------------------
