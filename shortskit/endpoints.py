@@ -10,7 +10,9 @@ option (an :class:`Endpoint`), else the vendor's own URL. A story-named ``base_u
 Internal addresses are the operator's: a URL the story chose (its ``base_url``, a picture ``url`` a server
 answers with) may reach only global addresses, never loopback, private, link-local, CGNAT, metadata or other
 special ones (:func:`refused_address`), unless the operator allows the host in ``SHORTSKIT_ALLOW_HOSTS``. The
-operator's own endpoints (above) may be anywhere: a Kokoro on localhost.
+operator's own endpoints (above) may be anywhere: a Kokoro on localhost. The connection enforces it:
+:func:`checked_client` resolves the name, checks every address and connects to a checked one, following no
+redirect; :func:`bounded_fetch` reads any answer, trusted or not, up to :data:`MAX_BODY` bytes.
 """
 
 from __future__ import annotations
