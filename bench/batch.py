@@ -161,6 +161,8 @@ def api_bound(tmp: Path, images: int, rate: float, jobs: int) -> None:
     import os
 
     os.environ.update(TOGETHER_API_KEY="sk-bench-not-a-real-key", TOGETHER_BASE_URL=api.v1)
+    # the rate is the operator's to set (a story may only lower it): the same number as the stories'
+    os.environ["SHORTSKIT_LIMITS"] = f"images.together.rate_per_minute={rate:g}, images.together.rate_burst=1"
     t0 = time.perf_counter()
     try:
         result = shortskit.run_batch(

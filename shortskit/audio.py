@@ -20,7 +20,11 @@ from shortskit.errors import ProviderError, ShortskitError
 if TYPE_CHECKING:
     from shortskit.endpoints import Secret
 
-__all__ = ["save_audio", "wav_frames", "write_wav"]
+__all__ = ["MAX_SERVER_SECONDS", "SAMPLE_RATES", "save_audio", "wav_frames", "write_wav"]
+
+# What a server's (or a person's) audio may claim: a WAV header saying 1 Hz turns 100 KB into 14 hours.
+SAMPLE_RATES = (8000, 192000)  # Hz, lowest and highest
+MAX_SERVER_SECONDS = 600.0  # seconds of one voice-over a server may send (a scene is far shorter)
 
 
 def write_wav(out: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
@@ -70,7 +74,9 @@ def _pcm16_mono(data: bytes) -> tuple[int, bytes] | None:
     return None
 
 
-def _not_audio(data: bytes, content_type: str, secrets: Iterable[Secret | None] = ()) -> str | None:
+def _not_audio(
+    data: bytes, content_type: str, secrets: Iterable[Secret | None] = (), quote_server: bool = True
+) -> str | None:
     """Why ``data`` is plainly not audio (an HTML page, a JSON message), or None."""
     head = data[:512].lstrip()
     if not head:
@@ -78,6 +84,8 @@ def _not_audio(data: bytes, content_type: str, secrets: Iterable[Secret | None] 
     if "html" in content_type.lower() or head.lower().startswith((b"<!doctype", b"<html")):
         return "an HTML page"
     if "json" in content_type.lower() or head.startswith((b"{", b"[")):
+        if not quote_server:
+            return "JSON"
         import httpx
 
         from shortskit.http import server_message
@@ -89,7 +97,13 @@ def _not_audio(data: bytes, content_type: str, secrets: Iterable[Secret | None] 
 
 
 def save_audio(
-    data: bytes, out: Path, *, provider: str, content_type: str = "", secrets: Iterable[Secret | None] = ()
+    data: bytes,
+    out: Path,
+    *,
+    provider: str,
+    content_type: str = "",
+    secrets: Iterable[Secret | None] = (),
+    quote_server: bool = True,
 ) -> tuple[float, int]:
     """Write the audio bytes ``data`` to ``out`` as 16-bit mono WAV; return (duration in seconds, sample rate).
 
@@ -101,9 +115,10 @@ def save_audio(
     pcm = _pcm16_mono(data)
     if pcm is not None:
         rate, frames = pcm
+        _check_audio(len(frames) // 2, rate, provider)
         write_wav(out, np.frombuffer(frames, dtype="<i2"), rate)
     else:
-        reason = _not_audio(data, content_type, secrets)
+        reason = _not_audio(data, content_type, secrets, quote_server)
         if reason:
             raise ProviderError(f"answered with {reason} instead of audio", provider=provider)
         from shortskit import ffmpeg
@@ -127,4 +142,17 @@ def save_audio(
         raise ProviderError(f"cannot read back the audio ({exc})", provider=provider) from None
     if frames_n == 0:
         raise ProviderError("answered with empty audio", provider=provider)
+    _check_audio(frames_n, rate, provider)
     return frames_n / rate, rate
+
+
+def _check_audio(frames: int, rate: int, provider: str) -> None:
+    """A :class:`ProviderError` when audio claims a sample rate or a length no voice-over has."""
+    low, high = SAMPLE_RATES
+    if not low <= rate <= high:
+        raise ProviderError(f"answered with audio at {rate} Hz (allowed: {low}..{high} Hz)", provider=provider)
+    if frames > MAX_SERVER_SECONDS * rate:
+        raise ProviderError(
+            f"answered with {frames / rate:.0f} s of audio (at most {MAX_SERVER_SECONDS:.0f} s a call)",
+            provider=provider,
+        )

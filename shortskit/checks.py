@@ -5,6 +5,8 @@ decode, the output can be written, the workspace is usable. Each failure is one 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +18,7 @@ from shortskit.endpoints import VENDORS, Endpoint
 from shortskit.errors import ConfigError, InputFileError, ShortskitError, StoryError
 from shortskit.providers import create_image, create_voice, image_names, provider_factory, voice_names
 from shortskit.providers.base import ImageProvider, VoiceProvider
+from shortskit.providers.options import LIMITS, lower_limits, operator_limits
 from shortskit.story import Story
 from shortskit.workspace import Workspace, default_workspace
 
@@ -32,6 +35,10 @@ __all__ = [
 # Options a story may never set: a story is untrusted, so it never decides which key is read or where it goes.
 _SECRET_OPTIONS = frozenset(
     {"api_key", "api_key_env", "key", "key_env", "token", "headers", "authorization", "endpoint"}
+)
+# Options that say where model weights come from: the operator's (each folder is another model in memory).
+_WEIGHTS_OPTIONS = frozenset(
+    {"model_dir", "model_path", "weights", "weights_dir", "checkpoint", "ckpt_dir", "cache_dir", "local_dir"}
 )
 
 
@@ -53,6 +60,13 @@ def _provider(
             raise StoryError(
                 "a story cannot choose API keys or where they come from; keys are read from the environment "
                 "and sent only to base URLs configured outside the story (README: Providers)",
+                file=story.source,
+                field=f"{section}.{option}",
+            )
+        if option.lower() in _WEIGHTS_OPTIONS:
+            raise StoryError(
+                "a story cannot choose where model weights come from; the operator sets them (for Chatterbox "
+                "SHORTSKIT_CHATTERBOX_DIR)",
                 file=story.source,
                 field=f"{section}.{option}",
             )
@@ -78,13 +92,37 @@ def _provider(
     if endpoint is not None and name in VENDORS:
         # given to the constructor, so that the key it needs is the endpoint's (a local server may need none)
         options = {**options, "endpoint": endpoint}
+    # Limits (rate, burst, jobs at once, timeout) are the operator's: the provider is built with them, and a
+    # story's own may only lower them afterwards.
+    given = {k: v for k, v in options.items() if k in LIMITS}
+    options = {k: v for k, v in options.items() if k not in LIMITS}
+    operator = operator_limits(section, name)  # the operator's mistake (a ConfigError), not the story's
     try:
+        factory = provider_factory(kind, name)
+        accepts = _accepts(factory)
+        options.update({k: v for k, v in operator.items() if k in accepts})
+        lowered = {k: v for k, v in given.items() if _has_attr(factory, k)}
+        options.update({k: v for k, v in given.items() if k not in lowered})  # unknown: the factory says so
         provider = (create_voice if kind == "voice" else create_image)(name, **options)
+        provider.operator_limits = lower_limits(provider, lowered, name)
         if hasattr(provider, "bind"):  # files and saved voices its options name (see providers/base.py)
             provider.bind(story, workspace)
     except ConfigError as exc:
-        raise StoryError(str(exc), file=story.source, field=section) from None
+        # the option the message is about, when it names one ("together base_url ...", "rate_per_minute: ...")
+        named = [k for k in (*given, "base_url") if re.search(rf"(^|\s){re.escape(k)}\b", str(exc))]
+        raise StoryError(str(exc), file=story.source, field=f"{section}.{named[0]}" if named else section) from None
     return provider
+
+
+def _accepts(factory: Any) -> set[str]:
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _has_attr(factory: Any, option: str) -> bool:
+    return hasattr(factory, option) or option in _accepts(factory)
 
 
 def _image_problem(path: Path) -> str | None:
@@ -97,8 +135,23 @@ def _image_problem(path: Path) -> str | None:
     return None
 
 
-def _audio_problem(path: Path) -> str | None:
+# The longest a scene's own recording and a music file may be, seconds (a header claiming 1 Hz makes 100 KB
+# of WAV 14 hours long, and resampling that to 48 kHz takes all the memory there is).
+MAX_RECORDING_SECONDS = 600.0
+MAX_MUSIC_SECONDS = 3600.0
+
+
+def _audio_problem(path: Path, longest: float = MAX_RECORDING_SECONDS) -> str | None:
+    from shortskit.audio import SAMPLE_RATES
+
     problem = ffmpeg.audio_problem(path)
+    if problem is None:
+        info = ffmpeg.probe(path)
+        low, high = SAMPLE_RATES
+        if info.sample_rate is not None and not low <= info.sample_rate <= high:
+            problem = f"its sample rate is {info.sample_rate} Hz (allowed: {low}..{high} Hz)"
+        elif info.duration is not None and info.duration > longest:
+            problem = f"it is {info.duration:.0f} s long (at most {longest:.0f} s)"
     return None if problem is None else f"{path.name}: {problem}"
 
 
@@ -170,7 +223,11 @@ def checked_providers(
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
         if rel is not None and not story.resolve(rel).is_file():
             raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
-    if deep and story.music.file is not None and (found := _audio_problem(story.resolve(story.music.file))):
+    if (
+        deep
+        and story.music.file is not None
+        and (found := _audio_problem(story.resolve(story.music.file), MAX_MUSIC_SECONDS))
+    ):
         raise StoryError(found, file=story.source, field="music.file")  # what render would say, before any work
     if story.captions.font_file is not None:
         try:

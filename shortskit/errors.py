@@ -4,7 +4,8 @@
     ├── StoryError                 bad story or settings: ``file``, ``scene`` (1-based), ``field``
     ├── ConfigError                bad option or environment (unknown provider, missing extra)
     ├── ProviderError              a provider failed: ``provider``, ``scene``, ``status``, ``retryable``
-    │   └── InputFileError         a file we were given is unreadable (corrupt image, voice sample)
+    │   ├── InputFileError         a file we were given is unreadable (corrupt image, voice sample)
+    │   └── ForbiddenAddressError  a URL the story chose leads to an internal address (the operator's)
     ├── RenderError                ffmpeg (or moviepy) failed; ``stderr`` keeps ffmpeg's own words
     ├── AlignmentError             words could not be placed in an audio file
     │   ├── NoSpeechError          the audio holds no speech (silence, music only)
@@ -14,7 +15,7 @@
         ├── LoginError             no usable login for a channel (never made, expired or revoked)
         └── QuotaExceededError     the platform's daily quota is spent: ``left`` shorts, ``resets_at``
 
-User mistakes (StoryError, ConfigError, InputFileError) map to exit code 2 in the CLI.
+User mistakes (StoryError, ConfigError, InputFileError, ForbiddenAddressError) map to exit code 2 in the CLI.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 __all__ = [
     "AlignmentError",
     "ConfigError",
+    "ForbiddenAddressError",
     "InputFileError",
     "LoginError",
     "NoSpeechError",
@@ -120,7 +122,8 @@ class ProviderError(_Located):
     @property
     def exit_code(self) -> int:  # type: ignore[override]
         # A rejected key or request (400/401/403) is the user's to fix, like a bad story.
-        return 2 if self.status in (400, 401, 403) or isinstance(self, InputFileError) else 1
+        user = isinstance(self, (InputFileError, ForbiddenAddressError))
+        return 2 if self.status in (400, 401, 403) or user else 1
 
     def _format(self) -> str:
         return f"{self.provider}: {super()._format()}"
@@ -140,6 +143,11 @@ class ProviderError(_Located):
 
 class InputFileError(ProviderError):
     """A file the user gave us (an image, a voice sample, music) cannot be read."""
+
+
+class ForbiddenAddressError(ProviderError):
+    """A URL the story chose (its ``base_url``, a picture link a server gave) leads to a loopback, private,
+    link-local or metadata address: only the operator may point shortskit there. Never retried."""
 
 
 class RenderError(ShortskitError):

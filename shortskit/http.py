@@ -6,6 +6,13 @@ environment variable to set, other 4xx carry the server's own message, 408/425/4
 retryable (with the server's ``Retry-After``). Providers never retry themselves; the scheduler does. Which
 base URL a key may go to is decided in :mod:`shortskit.endpoints`; the key is sent only in the
 ``Authorization`` header of requests under that base URL, and is scrubbed from every message.
+
+A URL the story chose (its ``base_url``, a picture link a server answered with) that is not on an origin the
+operator configured is *untrusted*: it goes through a client of its own whose connections resolve the name,
+check every address (:func:`~shortskit.endpoints.refused_host`: no loopback, private, link-local, metadata)
+and connect to the address checked; it follows no redirect and ignores proxy variables; and errors about it
+never quote what the server said, only the status. Every answer, trusted or not, is read up to
+:data:`MAX_BODY` bytes.
 """
 
 from __future__ import annotations
@@ -19,15 +26,23 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import httpx
 
 from shortskit.endpoints import (
+    MAX_BODY,
     VENDORS,
+    BodyTooLarge,
     Endpoint,
     Secret,
+    _Refused,
+    _same_origin,
+    bounded_fetch,
     check_base_url,
+    check_story_url,
+    checked_client,
     needs_key,
     public_url,
     read_key,
@@ -35,12 +50,14 @@ from shortskit.endpoints import (
     same_base,
     under_base,
 )
-from shortskit.errors import ConfigError, ProviderError
+from shortskit.errors import ConfigError, ForbiddenAddressError, ProviderError
 from shortskit.providers.options import positive
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_BODY",
     "HttpProvider",
+    "checked_client",
     "decode_base64",
     "error_from_exception",
     "error_from_response",
@@ -60,6 +77,12 @@ DEFAULT_TIMEOUT = 120.0  # seconds a single request may take (image and speech m
 _CONNECT_TIMEOUT = 15.0
 _MESSAGE_CHARS = 300  # longest server message we quote
 _RETRYABLE = {408, 425, 429}  # plus every 5xx but 501 (the server will never do it)
+# Words that mark a credential in a server's text; the value after them is never shown.
+_CREDENTIAL = re.compile(
+    r"(?i)((?:secret|token|passw\w*|api[_-]?key|access[_-]?key\w*|credential\w*|signature)[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',;}]+"
+)
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 
 
 def make_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -108,8 +131,9 @@ def scrub(text: str, secrets: Iterable[Secret | None] = ()) -> str:
     for secret in secrets:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
-    # Bearer tokens a server echoes back are not ours to show either
-    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    # Bearer tokens a server echoes back are not ours to show either, nor what looks like a credential
+    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    return _AWS_KEY_ID.sub("***", _CREDENTIAL.sub(r"\1***", text))
 
 
 def _one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
@@ -163,7 +187,9 @@ def server_message(response: httpx.Response, secrets: Iterable[Secret | None] = 
         data = json.loads(body)
     except ValueError:
         return quote(body.decode("utf-8", "replace"), secrets)
-    return quote(_message_from_json(data) or json.dumps(data, ensure_ascii=False), secrets)
+    found = _message_from_json(data)
+    # an answer without a message is not quoted at all: it may be anything (a metadata service's keys)
+    return quote(found, secrets) if found else "a JSON answer without an error message"
 
 
 def error_from_response(
@@ -172,10 +198,14 @@ def error_from_response(
     provider: str,
     key_env: str | None = None,
     secrets: Iterable[Secret | None] = (),
+    quote_server: bool = True,
 ) -> ProviderError:
-    """The :class:`ProviderError` for a response that is not 2xx (see the module docstring for the mapping)."""
+    """The :class:`ProviderError` for a response that is not 2xx (see the module docstring for the mapping).
+
+    ``quote_server=False`` (an untrusted server) says only the status, never the server's own words.
+    """
     status = response.status_code
-    said = server_message(response, secrets)
+    said = server_message(response, secrets) if quote_server else _phrase(status)
     url = ""
     with contextlib.suppress(RuntimeError):  # a response built without a request has no URL
         url = public_url(str(response.request.url))
@@ -205,6 +235,14 @@ def error_from_response(
     return ProviderError(f"unexpected answer (HTTP {status}: {said})", provider=provider, status=status)
 
 
+def _phrase(status: int) -> str:
+    """The standard words for ``status`` (never the reason phrase the server sent)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no standard meaning"
+
+
 def error_from_exception(
     exc: httpx.HTTPError, *, provider: str, timeout: float | None = None, secrets: Iterable[Secret | None] = ()
 ) -> ProviderError:
@@ -228,15 +266,14 @@ def error_from_exception(
     return ProviderError(message, provider=provider, retryable=isinstance(exc, httpx.TransportError))
 
 
-def parse_json(response: httpx.Response, *, provider: str) -> Any:
+def parse_json(response: httpx.Response, *, provider: str, quote_server: bool = True) -> Any:
     """The JSON body of a 2xx answer; a non-retryable :class:`ProviderError` when it is HTML or broken JSON."""
     body = response.content
     if not body.strip():
         raise ProviderError("answered with an empty body instead of JSON", provider=provider)
     if _looks_like_html(body, response.headers.get("content-type", "")):
-        raise ProviderError(
-            f"answered with {server_message(response)} instead of JSON (is base_url right?)", provider=provider
-        )
+        said = server_message(response) if quote_server else "an HTML page"
+        raise ProviderError(f"answered with {said} instead of JSON (is base_url right?)", provider=provider)
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -274,6 +311,7 @@ class HttpProvider:
     key_env: str | None = None  # the variable whose key is sent (None: no key goes anywhere)
     _key: Secret | None = None
     _story_base: str | None = None  # a base URL the story named: untrusted, so it never gets a key
+    _trusted_base: str | None = None  # the operator's endpoint: its origin is reached without address checks
     _client: httpx.AsyncClient | None = None
 
     def _normalise_base(self, url: str) -> str:
@@ -302,7 +340,10 @@ class HttpProvider:
         if story_base is not None:
             self._story_base = check_base_url(story_base, where=f"{self.name} base_url")
         trusted = resolve_endpoint(self.vendor, endpoint)
+        self._trusted_base = trusted.base_url
         own = self._story_base
+        if own is not None and not self.trusts(own):
+            check_story_url(own, where=f"{self.name} base_url")  # refused now; the connection checks again
         if own is not None and not same_base(own, trusted.base_url):
             self.base_url, self.key_env, self._key = self._normalise_base(own), None, None
             log.info("%s: the story's base_url %s gets no API key", self.name, public_url(own))
@@ -318,6 +359,10 @@ class HttpProvider:
         if self._key is None and self.key_required():
             raise ConfigError(f"{self.name}: set the {self.key_env} environment variable to your API key")
 
+    def trusts(self, url: str) -> bool:
+        """True when ``url`` is on the origin (scheme, host, port) of the operator's endpoint."""
+        return self._trusted_base is not None and _same_origin(url, self._trusted_base)
+
     def use_client(self, client: httpx.AsyncClient) -> None:
         """Send every request with ``client`` (owned and closed by the caller)."""
         self._client = client
@@ -329,24 +374,46 @@ class HttpProvider:
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
     def fail(self, response: httpx.Response) -> ProviderError:
-        """The error for a failed ``response`` of this provider."""
-        return error_from_response(response, provider=self.name, key_env=self.key_env, secrets=(self._key,))
+        """The error for a failed ``response`` of this provider (the server quoted only when it is trusted)."""
+        return error_from_response(
+            response,
+            provider=self.name,
+            key_env=self.key_env,
+            secrets=(self._key,),
+            quote_server=self.trusts(str(response.request.url)),
+        )
 
     async def send(self, method: str, url: str, *, json_body: Any = None, auth: bool = True) -> httpx.Response:
-        """One request; a 2xx response back, anything else as a :class:`ProviderError` (never retried here)."""
+        """One request; a 2xx response back, anything else as a :class:`ProviderError` (never retried here).
+
+        A URL off the operator's origin goes through :func:`checked_client` (see the module docstring).
+        """
         log.debug("%s: %s %s", self.name, method, public_url(url))
         started = time.monotonic()
+        trusted = self.trusts(url)
         options: dict[str, Any] = {
             "json": json_body,
             "headers": self.headers(url) if auth else None,
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, _CONNECT_TIMEOUT)),
         }
         try:
-            if self._client is not None and not self._client.is_closed:
-                response = await self._client.request(method, url, **options)
+            if trusted and self._client is not None and not self._client.is_closed:
+                response = await bounded_fetch(self._client, method, url, options)
             else:
-                async with make_client(timeout=self.timeout) as client:
-                    response = await client.request(method, url, **options)
+                opened = make_client(timeout=self.timeout) if trusted else checked_client(timeout=self.timeout)
+                async with opened as client:
+                    response = await bounded_fetch(client, method, url, options)
+        except _Refused as exc:
+            raise ForbiddenAddressError(
+                f"{public_url(url)}: {exc.host} leads to {exc.why}; a URL the story chose may not reach internal "
+                "addresses (the operator configures local servers: the *_BASE_URL variables, --endpoint, "
+                "SHORTSKIT_ALLOW_HOSTS)",
+                provider=self.name,
+            ) from None
+        except BodyTooLarge as exc:
+            raise ProviderError(
+                f"answered with more than {exc.args[0]:,} bytes from {public_url(url)}; not read", provider=self.name
+            ) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name, timeout=self.timeout, secrets=(self._key,)) from None
         log.debug(
@@ -356,6 +423,12 @@ class HttpProvider:
             len(response.content),
             time.monotonic() - started,
         )
+        if not trusted and response.is_redirect:
+            raise ForbiddenAddressError(
+                f"{public_url(url)} answered with a redirect (HTTP {response.status_code}); redirects from a URL "
+                "the story chose are not followed (they could lead anywhere, internal addresses too)",
+                provider=self.name,
+            )
         if not response.is_success:
             raise self.fail(response)
         return response
@@ -364,7 +437,7 @@ class HttpProvider:
 async def post_json(provider: HttpProvider, url: str, body: Any) -> Any:
     """POST ``body`` as JSON and return the JSON answer (errors as :class:`ProviderError`)."""
     response = await provider.send("POST", url, json_body=body)
-    return parse_json(response, provider=provider.name)
+    return parse_json(response, provider=provider.name, quote_server=provider.trusts(url))
 
 
 def google_http(*, timeout: float = DEFAULT_TIMEOUT) -> Any:

@@ -79,12 +79,23 @@ class RenderResult:
 
 
 def _limit(kind: str, provider: Any) -> Any:
-    return shared_limit(
-        f"{kind} {provider.name}",
-        concurrency=max(1, int(getattr(provider, "max_concurrency", 1))),
-        rate_per_minute=getattr(provider, "rate_per_minute", None),
-        burst=getattr(provider, "rate_burst", None),
-    )
+    """The provider's limit: the operator's, shared by every render on the loop (and a batch's processes);
+    inside it, the story's own when it lowered one (see :func:`shortskit.checks.checked_providers`)."""
+
+    def numbers(source: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "concurrency": max(1, int(source.get("max_concurrency") or 1)),
+            "rate_per_minute": source.get("rate_per_minute"),
+            "burst": source.get("rate_burst"),
+        }
+
+    own = numbers({k: getattr(provider, k, None) for k in ("max_concurrency", "rate_per_minute", "rate_burst")})
+    operator = getattr(provider, "operator_limits", None)
+    name = f"{kind} {provider.name}"
+    if not isinstance(operator, Mapping):
+        return shared_limit(name, **own)
+    shared = shared_limit(name, **numbers(operator))
+    return shared if own == numbers(operator) else shared_limit(name, **own, within=shared)
 
 
 class _Render:

@@ -50,9 +50,12 @@ class Limit:
         concurrency: int = 1,
         rate_per_minute: float | None = None,
         burst: int | None = None,
+        within: Limit | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        # a story's own, lower limit runs inside the operator's shared one (which alone is shared across processes)
+        self.within = within
         self.name = name
         self.concurrency = concurrency
         self.rate_per_minute = rate_per_minute
@@ -63,7 +66,8 @@ class Limit:
         if rate_per_minute:
             size = burst or max(1, int(rate_per_minute))
             self._rate = AsyncLimiter(size, 60 * size / rate_per_minute)
-        self._shared = shared_rate(name, rate_per_minute, burst)  # a batch's rate across processes, if it set one
+        # a batch's rate across processes, if it set one
+        self._shared = shared_rate(name, rate_per_minute, burst) if within is None else None
         self.waiting = 0  # jobs waiting for a slot
         self.in_flight = 0  # jobs running now
         self.max_in_flight = 0  # the most that ever ran at once (tests and benchmarks read it)
@@ -82,13 +86,14 @@ class Limit:
                 await self._rate.acquire()
             if self._shared is not None:
                 await self._shared.acquire()
-            self.in_flight += 1
-            self.started += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
+            async with self.within.slot() if self.within is not None else contextlib.nullcontext():
+                self.in_flight += 1
+                self.started += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    yield
+                finally:
+                    self.in_flight -= 1
         finally:
             self._sem.release()
 
@@ -99,17 +104,25 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Limit]] 
 
 
 def shared_limit(
-    name: str, *, concurrency: int = 1, rate_per_minute: float | None = None, burst: int | None = None
+    name: str,
+    *,
+    concurrency: int = 1,
+    rate_per_minute: float | None = None,
+    burst: int | None = None,
+    within: Limit | None = None,
 ) -> Limit:
     """The :class:`Limit` for ``name`` with these settings on the running event loop, made on first use.
 
-    Renders that name the same provider with the same limits share one; changed limits get a new one.
+    Renders that name the same provider with the same settings share one. A story's own, lower limits are made
+    ``within`` the operator's shared one, so a story's numbers never get a bucket outside the operator's.
     """
     table = _SHARED.setdefault(asyncio.get_running_loop(), {})
-    key = f"{name}|{concurrency}|{rate_per_minute}|{burst}"
+    key = f"{name}|{concurrency}|{rate_per_minute}|{burst}|{id(within) if within is not None else ''}"
     limit = table.get(key)
     if limit is None:
-        limit = table[key] = Limit(name, concurrency=concurrency, rate_per_minute=rate_per_minute, burst=burst)
+        limit = table[key] = Limit(
+            name, concurrency=concurrency, rate_per_minute=rate_per_minute, burst=burst, within=within
+        )
     return limit
 
 

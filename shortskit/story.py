@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from shortskit import bounds
 from shortskit.errors import StoryError
 
 __all__ = [
@@ -182,7 +183,7 @@ class OutputSettings(_Model):
 class Scene(_Model):
     """One scene: narration plus a picture (from a prompt, or a local file)."""
 
-    text: _Text = Field(description="Narration spoken in this scene.")
+    text: _Text = Field(description="Narration spoken in this scene.", max_length=bounds.MAX_SCENE_CHARS)
     image_prompt: str | None = Field(None, description="Prompt for the image provider.")
     image: str | None = Field(None, description="A local picture instead of a prompt (relative to the story).")
     pause: float | None = Field(
@@ -214,9 +215,9 @@ class Scene(_Model):
 class Story(_Model):
     """A short: a titled list of scenes in one language, and how to voice, picture and render them."""
 
-    title: _Text = Field(description="Title of the short.")
+    title: _Text = Field(description="Title of the short.", max_length=bounds.MAX_PROMPT_CHARS)
     language: str = Field(description="BCP-47 language tag of the narration, e.g. en, es, pt-BR.")
-    scenes: list[Scene] = Field(description="The scenes, in order.", min_length=1)
+    scenes: list[Scene] = Field(description="The scenes, in order.", min_length=1, max_length=bounds.MAX_SCENES)
     description: str | None = Field(None, description="Description for upload (optional).")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags for upload (optional).")
     pause: float = Field(0.4, ge=0, le=10, description="Default seconds of silence after each scene.")
@@ -237,6 +238,11 @@ class Story(_Model):
         if not _LANG.match(v):
             raise ValueError("must be a BCP-47 language tag like en, es or pt-BR")
         return v
+
+    @model_validator(mode="after")
+    def _narration_length(self) -> Story:
+        bounds.check_narration([s.text for s in self.scenes])
+        return self
 
     @property
     def base_dir(self) -> Path:
@@ -302,6 +308,8 @@ _FRIENDLY = {
     "model_type": "must be an object",
     "model_attributes_type": "must be an object",
     "too_short": "must not be empty",
+    "too_long": "has too many items",
+    "string_too_long": "is too long",
 }
 
 
@@ -324,6 +332,9 @@ def _error_from_validation(exc: ValidationError, file: str | None) -> StoryError
         msg = first["msg"].replace("Input should be", "must be")
     else:
         msg = _FRIENDLY.get(kind, first["msg"])
+        if kind in ("too_long", "string_too_long") and "max_length" in first.get("ctx", {}):
+            unit = "items" if kind == "too_long" else "characters"
+            msg += f" (at most {first['ctx']['max_length']} {unit})"
         if kind.endswith("_type") and "input" in first:
             msg += f" (got {type(first['input']).__name__})"
     more = len(exc.errors()) - 1
@@ -339,6 +350,7 @@ def parse_story(data: Any, *, source: str | Path | None = None, base_dir: str | 
     name = Path(source).name if source is not None else None
     if not isinstance(data, dict):
         raise StoryError(f"must be an object with title, language and scenes (got {type(data).__name__})", file=name)
+    bounds.check_shape(data, name)
     try:
         story = Story.model_validate(data)
     except ValidationError as exc:
@@ -375,12 +387,18 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _read(path: Path) -> Any:
     try:
+        bounds.check_size(path)
         raw = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not an error
     except FileNotFoundError:
         raise StoryError("story file not found", file=path.name) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StoryError(f"cannot read the story file ({exc.__class__.__name__}: {exc})", file=path.name) from None
-    if path.suffix.lower() in {".yaml", ".yml"}:
+    yaml_file = path.suffix.lower() in {".yaml", ".yml"}
+    return bounds.parsed(raw, path.name, lambda: _parse(path, raw, yaml_file), json_strings=not yaml_file)
+
+
+def _parse(path: Path, raw: str, yaml_file: bool) -> Any:
+    if yaml_file:
         try:
             return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
         except yaml.YAMLError as exc:
@@ -399,7 +417,7 @@ def _read(path: Path) -> Any:
 def load_story(path: str | Path) -> Story:
     """Load and validate a story from a JSON or YAML file (``.yaml``/``.yml`` are YAML, anything else JSON)."""
     path = Path(path)
-    return parse_story(_read(path), source=path)
+    return bounds.one_line(path.name, lambda: parse_story(_read(path), source=path))
 
 
 def story_text(story: Story, *, yaml_format: bool = False) -> str:

@@ -109,6 +109,7 @@ class Writer(HttpProvider):
         if not self.model:
             raise ConfigError("writer: the model name must not be empty")
         self.base_url = _base(base_url)
+        self._trusted_base = self.base_url  # the operator's (an argument or the environment), never a story's
         self.temperature = float(temperature)
         self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()

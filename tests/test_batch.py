@@ -33,6 +33,8 @@ nbformat = pytest.importorskip("nbformat")
 pytestmark = pytest.mark.slow
 
 CANARY = "sk-canary-" + "5f0c1e7a9b2d4c68"  # a key that must never be written anywhere
+# Together's limit as the operator sets it for these tests (a story may only lower it): 3 in any 6 s
+OPERATOR_30 = "images.together.rate_per_minute=30, images.together.rate_burst=3"
 TEMPLATE = ROOT / "notebooks" / "make_short.ipynb"
 LINES = [
     ("A lighthouse keeper counts the ships.", "Fog rolls over the harbour."),
@@ -107,7 +109,8 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     api = FakeAPI(key=CANARY)
     keyed = tiny(3, images={"provider": "together", "rate_per_minute": 600, "rate_burst": 10})
     write_story(stories, keyed, "keyed.json")
-    env = {"TOGETHER_API_KEY": CANARY, "TOGETHER_BASE_URL": api.v1, "OPENAI_API_KEY": CANARY}
+    env = {"TOGETHER_API_KEY": CANARY, "TOGETHER_BASE_URL": api.v1, "OPENAI_API_KEY": CANARY,
+           "SHORTSKIT_LIMITS": "images.together.rate_per_minute=600, images.together.rate_burst=10"}  # fmt: skip
     out = root / "out"
     args = (stories, "-o", out, "--jobs", "2", "-p", "workspace", root / "ws")
     try:
@@ -398,7 +401,7 @@ def test_four_jobs_share_one_rate_limit_and_draw_no_429(tmp_path: Path) -> None:
     api.routes[FakeAPI.IMAGES] = counted
     images = {"provider": "together", "rate_per_minute": 30, "rate_burst": 3}
     stories = [write_story(tmp_path, tiny(i, images=images), f"r{i}.json") for i in range(4)]
-    env = {"TOGETHER_API_KEY": CANARY, "TOGETHER_BASE_URL": api.v1}
+    env = {"TOGETHER_API_KEY": CANARY, "TOGETHER_BASE_URL": api.v1, "SHORTSKIT_LIMITS": OPERATOR_30}
     try:
         proc = batch_cli(*stories, "-o", tmp_path / "out", "--jobs", "4", "-p", "workspace", tmp_path / "ws", env=env)
     finally:
@@ -533,15 +536,14 @@ def test_a_slot_records_a_dead_or_hung_kernel_and_goes_on_in_a_fresh_one(tmp_pat
         first, crashed, after_crash, hung, leaked = (
             slot.run(job(*pair)) for pair in (("a", "ok"), ("b", "crash"), ("c", "ok"), ("d", "hang"), ("e", "leak"))
         )
-        kernel_starts = slot.kernel.startups
     finally:
         slot.close()
     assert first["status"] == after_crash["status"] == leaked["status"] == "done"
     assert crashed["status"] == "failed" and crashed["ename"] == "DeadKernelError"
-    assert hung["status"] == "failed" and hung["ename"] in ("CellTimeoutError", "KeyboardInterrupt")
-    assert kernel_starts in (2, 3)  # restarted after the crash (and after the hang if it was not interrupted)
+    assert hung["status"] == "failed" and hung["ename"] == "CellTimeoutError"
+    assert hung["error"] == "ran past the batch's time limit of 2 s; its kernel was killed"
     pid = {r: json.loads((tmp_path / "out" / r / f"{r}.result.json").read_text())["pid"] for r in "ace"}
-    assert pid["a"] != pid["c"]  # a new kernel after the crash
+    assert pid["a"] != pid["c"] != pid["e"]  # a new kernel after the crash, and another after the hang
     for slug in ("b", "d"):  # the lost story's notebook says where and why
         executed = nbformat.read(tmp_path / "out" / slug / f"{slug}.ipynb", as_version=4)
         assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in executed.cells)
@@ -619,6 +621,7 @@ def test_an_existing_dask_scheduler_runs_the_batch_and_keeps_the_rate(
     api = FakeAPI(key=CANARY)
     monkeypatch.setenv("TOGETHER_API_KEY", CANARY)  # the workers' own environment, as on a real cluster
     monkeypatch.setenv("TOGETHER_BASE_URL", api.v1)
+    monkeypatch.setenv("SHORTSKIT_LIMITS", OPERATOR_30)  # the operator's limit: the workers' environment too
     images = {"provider": "together", "rate_per_minute": 30, "rate_burst": 3}  # 3 in any 6 s
     stories = [write_story(tmp_path, tiny(i, images=images), f"c{i}.json") for i in range(2)]
     out = tmp_path / "out"

@@ -305,7 +305,7 @@ def test_without_weights_the_error_names_the_repository_and_a_local_copy(fake_ch
     proc = run_cli("render", story, "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=env)
     line = _one_error_line(proc)
     assert "cannot download the model weights from Hugging Face (ResembleAI/chatterbox)" in line
-    assert "SHORTSKIT_CHATTERBOX_DIR=DIR or the voice option model_dir" in line
+    assert "set SHORTSKIT_CHATTERBOX_DIR=DIR (or pass model_dir=DIR in Python; a story cannot choose it)" in line
     assert not (tmp_path / "o.mp4").exists() and not log.exists()  # nothing was spoken
 
 

@@ -51,6 +51,8 @@ ENV = ("TOGETHER_API_KEY", "TOGETHER_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_U
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the operator lifts Together's 6 a minute for the fake server (a story may only lower limits)
+    monkeypatch.setenv("SHORTSKIT_LIMITS", "images.together.rate_per_minute=none, images.together.max_concurrency=5")
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TOGETHER_API_KEY", KEY)
@@ -76,6 +78,7 @@ class _Probe(HttpProvider):
     def __init__(self, handler: Any, *, key_env: str = "TOGETHER_API_KEY") -> None:
         self.key_env = key_env
         self._key = Secret(KEY)
+        self._trusted_base = "https://api.example.test/v1"  # as if configured by the operator
         self.timeout = 0.3
         self.use_client(httpx.AsyncClient(transport=httpx.MockTransport(handler)))
 
@@ -225,7 +228,7 @@ def test_missing_key_is_a_config_error_naming_the_variable(monkeypatch: pytest.M
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         create_voice("openai")
     # a local compatible server needs no key; Kokoro never does
-    local = create_voice("openai", base_url="http://127.0.0.1:8880/v1")
+    local = create_voice("openai", endpoint="http://127.0.0.1:8880/v1")
     assert local.headers(local.base_url + "/audio/speech") == {}
     kokoro = create_voice("kokoro")
     assert kokoro.headers(kokoro.base_url + "/dev/captioned_speech") == {}

@@ -159,7 +159,7 @@ def test_verbose_logs_show_no_whole_urls(tmp_path: Path) -> None:
     with FakeAPI(key=KEY) as api:
         data = small_story(images={"provider": "together", "rate_per_minute": None, "response_format": "url"})
         story = write_story(tmp_path, data)
-        env = {**os.environ, "TOGETHER_BASE_URL": api.v1}
+        env = {**os.environ, "TOGETHER_BASE_URL": api.v1, "SHORTSKIT_LIMITS": "images.together.rate_per_minute=none"}
         proc = subprocess.run(
             [sys.executable, "-m", "shortskit", "-v", "render", str(story), "-o", str(tmp_path / "s.mp4"),
              "--workspace", str(tmp_path / "ws")],

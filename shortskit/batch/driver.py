@@ -22,7 +22,7 @@ from shortskit.batch.jobs import (
     make_jobs,
 )
 from shortskit.batch.report import failure_line, totals, write_report
-from shortskit.batch.runner import SlotSettings, read_record, run_local
+from shortskit.batch.runner import DEFAULT_STORY_TIMEOUT, SlotSettings, read_record, run_local
 from shortskit.engines.ffmpeg import THREADS_ENV
 from shortskit.errors import ConfigError
 from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
@@ -215,7 +215,7 @@ def run_batch(
         (out / RATE_DB).parent.mkdir(parents=True, exist_ok=True)
     else:  # hosts of their own: the rate is kept by the scheduler, the cores are theirs to share
         env = {RATE_DASK_ENV: cluster}
-    settings = SlotSettings(env=env, timeout=timeout)
+    settings = SlotSettings(env=env, timeout=timeout or DEFAULT_STORY_TIMEOUT)
 
     bar = _Progress(len(planned) + len(topic_failures), progress)
 

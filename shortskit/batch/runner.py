@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +25,17 @@ from typing import Any
 from shortskit.batch.jobs import Job, blank, secret_values
 from shortskit.workspace import atomic_path
 
-__all__ = ["PATH_ENVS", "PATH_LISTS", "JobSlot", "SlotSettings", "absolute_paths", "read_record", "run_local", "scrub"]
+__all__ = [
+    "DEFAULT_STORY_TIMEOUT",
+    "PATH_ENVS",
+    "PATH_LISTS",
+    "JobSlot",
+    "SlotSettings",
+    "absolute_paths",
+    "read_record",
+    "run_local",
+    "scrub",
+]
 
 OnRecord = Callable[[dict[str, Any]], None]
 # Environment variables that hold a path (PYTHONPATH: a list of them). A kernel runs in its notebook's folder, so
@@ -34,12 +45,19 @@ PATH_ENVS = ("SHORTSKIT_WORKSPACE", "SHORTSKIT_RATE_DB", "SHORTSKIT_CHATTERBOX_D
 PATH_LISTS = ("PYTHONPATH",)  # os.pathsep-separated paths
 
 
+# Seconds one story of a batch may run when the caller does not say: a hung kernel is killed and the story
+# reported as failed, never waited on for ever.
+DEFAULT_STORY_TIMEOUT = 1800.0
+_GRACE = 5.0  # seconds past it before the kernel is killed from outside
+
+
 @dataclass(frozen=True)
 class SlotSettings:
     """How every slot of a batch starts its kernel (the same for all: it is sent to dask workers as is)."""
 
     env: dict[str, str] = field(default_factory=dict)  # added to the worker's environment (nothing secret)
-    timeout: float | None = None  # seconds a notebook cell may run; None: no limit
+    # seconds a story (and each of its cells) may run, then its kernel is killed; None: no limit
+    timeout: float | None = None
     kernel_name: str = "python3"
 
 
@@ -145,8 +163,19 @@ class JobSlot:
         loads = {k: n - before["loads"].get(k, 0) for k, n in now["loads"].items() if n > before["loads"].get(k, 0)}
         return {"cpu_seconds": round(now["cpu"] - before["cpu"], 2), "model_loads": loads}
 
-    def _recover(self) -> None:
-        """A kernel that died, hung or failed to reset: a new process, warmed up again (else a new kernel)."""
+    def _recover(self, *, hung: bool = False) -> None:
+        """A kernel that died, hung or failed to reset: a new process, warmed up again (else a new kernel).
+
+        A kernel that ``hung`` (past its time limit) is killed with everything it runs and dropped: the next
+        story starts a kernel of its own (its client may still wait on the hung cell's messages).
+        """
+        if hung:
+            with contextlib.suppress(Exception):
+                self.kernel.kill()
+            with contextlib.suppress(Exception):
+                self.kernel.shutdown()
+            self.kernel = None
+            return
         try:
             self.kernel.restart()
             self._stats = self.kernel.stats()
@@ -164,6 +193,7 @@ class JobSlot:
         for stale in (job.result, job.record):
             stale.unlink(missing_ok=True)
         started, t0 = _now(), time.perf_counter()
+        overran = threading.Event()  # set when the story ran past its time limit
         record: dict[str, Any] = {"slug": job.slug, "story": str(job.story), "digest": job.digest,
                                   "worker": f"{socket.gethostname()}:{os.getpid()}", "started": started}  # fmt: skip
         try:
@@ -174,20 +204,45 @@ class JobSlot:
                 self._recover()
                 kernel = self._kernel(job.notebook)
                 kernel.reset()
-            pm.execute_notebook(
-                str(job.notebook), str(job.executed), parameters=job.parameters, engine_name=ENGINE,
-                warm_kernel=kernel, kernel_name=self.settings.kernel_name, progress_bar=False,
-                execution_timeout=self.settings.timeout, interrupt_on_timeout=True,
-            )  # fmt: skip
+
+            # A cell past the limit raises CellTimeoutError (not an interrupt a hung C call never sees), and the
+            # whole story past it has its kernel killed: either way the kernel is restarted for the next story.
+            def overrun() -> None:
+                overran.set()
+                kernel.kill()
+
+            limit = self.settings.timeout
+            # a little after a cell's own limit, so a story of one long cell ends as that cell's timeout
+            watchdog = threading.Timer(limit + _GRACE, overrun) if limit else None
+            if watchdog is not None:
+                watchdog.daemon = True
+                watchdog.start()
+            try:
+                pm.execute_notebook(
+                    str(job.notebook), str(job.executed), parameters=job.parameters, engine_name=ENGINE,
+                    warm_kernel=kernel, kernel_name=self.settings.kernel_name, progress_bar=False,
+                    execution_timeout=self.settings.timeout, interrupt_on_timeout=False,
+                )  # fmt: skip
+            finally:
+                if watchdog is not None:
+                    watchdog.cancel()
             record["status"] = "done"
         except pm.PapermillExecutionError as exc:
             record.update(status="failed", **_failure(exc, read_record(job.result)))
         except Exception as exc:  # the kernel would not start or reset: this story fails, the slot goes on
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0], failed_scenes=[])
-        lost = record.get("ename") in KERNEL_LOST or (self.kernel is not None and not _alive(self.kernel))
+        if overran.is_set() or record.get("ename") == "CellTimeoutError":
+            limit = self.settings.timeout or 0
+            record.update(status="failed", failed_scenes=[], ename=record.get("ename") or "CellTimeoutError",
+                          error=f"ran past the batch's time limit of {limit:g} s; its kernel was killed")  # fmt: skip
+        lost = (
+            overran.is_set()
+            or record.get("ename") in KERNEL_LOST
+            or (self.kernel is not None and not _alive(self.kernel))
+        )
         record.update(self._measured() if not lost else {"cpu_seconds": None, "model_loads": {}})
         if lost and self.kernel is not None and not self.stopping:
-            self._recover()
+            self._recover(hung=overran.is_set() or record.get("ename") == "CellTimeoutError")
         result = read_record(job.result) or {}
         if record["status"] == "done" and not (result.get("ok") and job.video.is_file()):
             record.update(status="failed", error="the notebook finished without making the short", failed_scenes=[])

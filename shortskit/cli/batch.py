@@ -85,7 +85,9 @@ def batch(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", callback=_positive, help="Seconds a notebook cell may run, more than 0 (default: no limit)."
+            "--timeout",
+            callback=_positive,
+            help="Seconds one story may run, more than 0; past it its kernel is killed (default: 1800).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Run every story again, even those already made.")] = False,

@@ -297,8 +297,8 @@ class ChatterboxVoice:
             return ConfigError(_OOM)
         if where is not None:
             return ConfigError(
-                f"chatterbox: cannot load the weights in {where} (a local copy of {REPO}, from the voice option "
-                f"model_dir or ${ENV_DIR}): {what}"
+                f"chatterbox: cannot load the weights in {where} (a local copy of {REPO}, from ${ENV_DIR} "
+                f"or model_dir given in Python): {what}"
             )
         if isinstance(exc, OSError):  # every Hugging Face hub failure is one, and so is a dropped connection
             extra = (
@@ -307,7 +307,7 @@ class ChatterboxVoice:
             return ConfigError(
                 f"chatterbox: cannot download the model weights from Hugging Face ({REPO}){extra}: {what}. "
                 f"Offline? Download them where there is a network (`hf download {REPO} --local-dir DIR`), then "
-                f"set {ENV_DIR}=DIR or the voice option model_dir"
+                f"set {ENV_DIR}=DIR (or pass model_dir=DIR in Python; a story cannot choose it)"
             )
         return ProviderError(f"the model did not load: {what}", provider=self.name)
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from shortskit.endpoints import Endpoint, public_url
 from shortskit.errors import ConfigError, InputFileError, ProviderError
-from shortskit.http import HttpProvider, decode_base64, error_from_response, post_json, quote
+from shortskit.http import HttpProvider, decode_base64, post_json, quote
 
 __all__ = ["ImagesAPI", "OpenAIImages"]
 
@@ -27,6 +27,8 @@ class ImagesAPI(HttpProvider):
         items = answer.get("data")
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             detail = answer.get("error")
+            if not self.trusts(self.base_url):  # a server the story chose: its words are never repeated
+                raise ProviderError("answered without data[0]", provider=self.name)
             if detail:
                 raise ProviderError(f"answered with an error: {quote(detail, (self._key,), 200)}", provider=self.name)
             keys = quote(", ".join(sorted(answer)), (self._key,), 200) or "none"
@@ -46,7 +48,7 @@ class ImagesAPI(HttpProvider):
         return response.content
 
     def fail(self, response: Any) -> ProviderError:
-        err = error_from_response(response, provider=self.name, key_env=self.key_env, secrets=(self._key,))
+        err = super().fail(response)
         if response.request.method == "GET" and response.status_code in (401, 403, 404, 410):
             # an expired or unknown picture link: asking again for the picture may work
             return err.replace(

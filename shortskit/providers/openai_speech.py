@@ -106,7 +106,13 @@ class OpenAISpeech(_SpeechAPI):
         response = await self.send("POST", f"{self.base_url}/audio/speech", json_body=body)
         content_type = response.headers.get("content-type", "")
         duration, rate = await asyncio.to_thread(
-            save_audio, response.content, Path(out), provider=self.name, content_type=content_type, secrets=(self._key,)
+            save_audio,
+            response.content,
+            Path(out),
+            provider=self.name,
+            content_type=content_type,
+            secrets=(self._key,),
+            quote_server=self.trusts(self.base_url),
         )
         return Speech(Path(out), duration, rate, None, {"voice": body["voice"], "model": self.model})
 
@@ -150,7 +156,13 @@ class KokoroSpeech(_SpeechAPI):
         audio = decode_base64(answer.get("audio"), provider=self.name, what="audio")
         fmt = str(answer.get("audio_format") or "")
         duration, rate = await asyncio.to_thread(
-            save_audio, audio, Path(out), provider=self.name, content_type=fmt, secrets=(self._key,)
+            save_audio,
+            audio,
+            Path(out),
+            provider=self.name,
+            content_type=fmt,
+            secrets=(self._key,),
+            quote_server=self.trusts(self.base_url),
         )
         stamps = _stamps(answer.get("timestamps"))
         words = map_timestamps(text, stamps) if stamps else None
