@@ -63,13 +63,6 @@ def _provider(
                 file=story.source,
                 field=f"{section}.{option}",
             )
-        if option.lower() in _WEIGHTS_OPTIONS:
-            raise StoryError(
-                "a story cannot choose where model weights come from; the operator sets them (for Chatterbox "
-                "SHORTSKIT_CHATTERBOX_DIR)",
-                file=story.source,
-                field=f"{section}.{option}",
-            )
     names = voice_names() if kind == "voice" else image_names()
     if name not in names:
         raise StoryError(
@@ -78,11 +71,18 @@ def _provider(
             field=f"{section}.provider",
         )
     factory = provider_factory(kind, name)
+    hint = getattr(factory, "operator_hint", "README: Providers")
     for option in options:
         if option.lower() in getattr(factory, "operator_only", ()):
             raise StoryError(
                 f"a story cannot set {option!r}: where {name}'s weights are and how this machine's memory is used "
-                f"are the user's to choose ({getattr(factory, 'operator_hint', 'README: Providers')})",
+                f"are the user's to choose ({hint})",
+                file=story.source,
+                field=f"{section}.{option}",
+            )
+        if option.lower() in _WEIGHTS_OPTIONS:
+            raise StoryError(
+                f"a story cannot choose where model weights come from; the operator sets them ({hint})",
                 file=story.source,
                 field=f"{section}.{option}",
             )

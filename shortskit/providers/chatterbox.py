@@ -126,6 +126,7 @@ class ChatterboxVoice:
 
     name: ClassVar[str] = "chatterbox"
     version: ClassVar[str] = "1"
+    operator_hint: ClassVar[str] = f"${ENV_DIR}"  # where its weights are: the user's to set, never a story's
     max_concurrency: int = 1  # one job at a time per model, whatever the caller asks
     rate_per_minute: float | None = None
 
