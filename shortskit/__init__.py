@@ -40,6 +40,7 @@ from shortskit.providers import (
     voice_names,
 )
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.safetext import plain_text
 from shortskit.scheduler import Limit, RetryPolicy
 from shortskit.story import (
     CaptionStyle,
@@ -99,6 +100,7 @@ __all__ = [
     "image_names",
     "load_story",
     "parse_story",
+    "plain_text",
     "register_engine",
     "register_image",
     "register_voice",

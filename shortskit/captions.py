@@ -19,6 +19,7 @@ import pysubs2
 
 from shortskit.errors import ConfigError
 from shortskit.providers.base import Word
+from shortskit.safetext import FONT_FAMILY
 from shortskit.story import CaptionStyle, Story
 from shortskit.text import strip_emoji
 from shortskit.workspace import file_digest
@@ -51,9 +52,14 @@ def font_family(path: Path) -> str:
     from PIL import ImageFont
 
     try:
-        return ImageFont.truetype(str(path), 20).getname()[0] or path.stem
+        family = ImageFont.truetype(str(path), 20).getname()[0] or path.stem
     except OSError:
         raise ConfigError(f"{path.name} is not a font file (.ttf or .otf)") from None
+    # the name goes into the ASS file's Style line: a comma or a line break in a font's own name would add fields
+    # or lines of the font maker's choosing
+    if not FONT_FAMILY.fullmatch(family):
+        raise ConfigError(f"{path.name}: its family name has characters a caption style cannot hold; use another font")
+    return family
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ def caption_font(story: Story) -> CaptionFont:
     style = story.captions
     if not style.font_file:
         return CaptionFont(FONT_FILE, file_digest(FONT_FILE), style)
-    path = story.resolve(style.font_file)
+    path = story.resolve(style.font_file, field="captions.font_file")
     return CaptionFont(path, file_digest(path), style.model_copy(update={"font": font_family(path)}))
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from shortskit import stages
 from shortskit.blocking import run_sync
 from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_words, shift_groups, write_srt
-from shortskit.checks import check_output, checked_providers, music_source, open_workspace, sidecar
+from shortskit.checks import check_output, checked_providers, confined, music_source, open_workspace, sidecar
 from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
 from shortskit.engines.ffmpeg import resolve_encoder, thread_args
@@ -288,6 +288,7 @@ async def render(
     scene_effects: dict[int, Sequence[Any]] | None = None,
     client: Any = None,
     endpoints: Mapping[str, Endpoint | str] | None = None,
+    allow_dirs: Sequence[str | Path] | None = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
 
@@ -297,9 +298,12 @@ async def render(
     ``client`` is an ``httpx.AsyncClient`` for HTTP providers (default: one made, and closed, for this run).
     ``endpoints`` maps a provider name to the base URL (or :class:`~shortskit.endpoints.Endpoint`) its key may
     be sent to, instead of the ``*_BASE_URL`` environment variable; a story can never choose that.
+    ``allow_dirs``: folders besides the story's own that its files (pictures, recordings, music, font, voice
+    sample) may be in (``$SHORTSKIT_ALLOW_DIRS`` adds more); a story naming any other file is refused.
     Nothing is written to ``out`` unless the whole short is made.
     """
     out = Path(out)
+    story = confined(story, allow_dirs=allow_dirs, workspace=workspace)
     clip_engine = get_engine(engine)
     if scene_effects and clip_engine.name == "ffmpeg":
         raise ConfigError("scene_effects need engine='moviepy'")

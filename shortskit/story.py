@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from shortskit.confine import OUTSIDE, allowed_roots, inside, roots_of
 from shortskit.errors import StoryError
+from shortskit.safetext import font_name
 
 __all__ = [
     "CaptionStyle",
@@ -41,8 +44,9 @@ __all__ = [
     "story_text",
 ]
 
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_COLOR = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
+# matched in full (``fullmatch``): ``$`` alone would let a trailing newline through
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,5}")
+_COLOR = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
 
 
 def _not_blank(v: str) -> str:
@@ -96,7 +100,9 @@ class CaptionStyle(_Model):
     enabled: bool = Field(True, description="Burn captions into the video.")
     max_words: int = Field(3, ge=1, le=12, description="Most words shown at once.")
     max_chars: int = Field(18, ge=4, le=80, description="Most characters in one caption group.")
-    font: str = Field("League Spartan", description="Font family name (the shipped font by default).")
+    font: Annotated[str, AfterValidator(font_name)] = Field(
+        "League Spartan", description="Font family name (the shipped font by default)."
+    )
     font_file: str | None = Field(
         None, description="A .ttf/.otf file to use instead of the shipped font (relative to the story)."
     )
@@ -119,7 +125,7 @@ class CaptionStyle(_Model):
     @field_validator("color", "highlight_color", "stroke_color", "shadow_color")
     @classmethod
     def _check_color(cls, v: str) -> str:
-        if not _COLOR.match(v):
+        if not _COLOR.fullmatch(v):
             raise ValueError("must be a colour like #FFFFFF or #FFFFFF80")
         return v.upper()
 
@@ -230,11 +236,13 @@ class Story(_Model):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
     _path: Path | None = PrivateAttr(default=None)
+    # Folders besides its own the operator lets this story read files from (render's allow_dirs, --allow-dir).
+    _allowed: tuple[Path, ...] = PrivateAttr(default=())
 
     @field_validator("language")
     @classmethod
     def _language(cls, v: str) -> str:
-        if not _LANG.match(v):
+        if not _LANG.fullmatch(v):
             raise ValueError("must be a BCP-47 language tag like en, es or pt-BR")
         return v
 
@@ -263,17 +271,26 @@ class Story(_Model):
             self._base_dir = Path(base_dir)
         return self
 
-    def resolve(self, relative: str | Path) -> Path:
-        """An absolute path for a path written in the story."""
-        p = Path(relative).expanduser()
-        return p if p.is_absolute() else (self._base_dir / p)
+    def with_allowed_dirs(self, dirs: Iterable[str | Path]) -> Story:
+        """Let the story also read files under ``dirs`` (the operator's choice, never the story's)."""
+        self._allowed = tuple(dict.fromkeys([*self._allowed, *roots_of(dirs)]))
+        return self
+
+    def resolve(
+        self, relative: str | Path, *, field: str | None = None, scene: int | None = None, also: Sequence[Path] = ()
+    ) -> Path:
+        """The absolute path (links followed) of a file named in ``field`` (of ``scene``); :mod:`shortskit.confine`
+        says where it may be (``also``: the operator's folders too); else a StoryError that never shows the path."""
+        path = inside(self._base_dir, relative, [*allowed_roots(self._base_dir, self._allowed), *roots_of(also)])
+        if path is None:
+            raise StoryError(OUTSIDE, file=self.source, scene=scene, field=field)
+        return path
 
     def local_files(self) -> list[tuple[str, Path]]:
-        """The files the story reads, each with what it is ("scene 2's audio", "music.file"), resolved."""
-        named = [(f"scene {n}'s {field}", getattr(s, field)) for n, s in enumerate(self.scenes, 1)
-                 for field in ("image", "audio")]  # fmt: skip
-        named += [("music.file", self.music.file), ("captions.font_file", self.captions.font_file)]
-        return [(what, self.resolve(value)) for what, value in named if value]
+        """The files the story reads, each with what it is ("scene 2's audio", "music.file"), through :meth:`resolve`."""
+        named = [(f"scene {n}'s {f}", n, f, getattr(s, f)) for n, s in enumerate(self.scenes, 1) for f in ("image", "audio")]  # fmt: skip
+        named += [(f, None, f, v) for f, v in (("music.file", self.music.file), ("captions.font_file", self.captions.font_file))]  # fmt: skip
+        return [(what, self.resolve(value, field=field, scene=n)) for what, n, field, value in named if value]
 
     def scene_pause(self, index: int) -> float:
         """Seconds of silence after scene ``index`` (0-based)."""
