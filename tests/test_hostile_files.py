@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -32,28 +33,30 @@ HOSTILE = Path(__file__).parent / "hostile"
 SECRET = "SECRET-7d1f-PRIVATE"  # planted in every private file; must never come out
 CORPUS = sorted(p.name for p in HOSTILE.glob("files_*"))
 
-# Where each attack's one line must point: "scene N: field" or the story-wide field.
+# Where each attack's one line must point ("scene N: field", or the story-wide field), and what it must say.
+OUTSIDE = "must name a file inside the story's folder"
+NOT_AUDIO = "not audio ffmpeg can read"
 PLACE = {
-    "files_audio_concat_script.json": "scene 1: audio",
-    "files_audio_dotdot.json": "scene 1: audio",
-    "files_audio_live_playlist.json": "scene 1: audio",
-    "files_audio_playlist.json": "scene 1: audio",
-    "files_espeak_voice_overflow.json": "voice",
-    "files_espeak_voice_path.json": "voice",
-    "files_font_file_outside.json": "captions.font_file",
-    "files_font_newline.json": "captions.font",
-    "files_image_absolute.json": "scene 1: image",
-    "files_image_bomb.json": "scene 1: image",
-    "files_image_dotdot.json": "scene 2: image",
-    "files_image_home.yaml": "scene 1: image",
-    "files_image_missing_outside.json": "scene 1: image",
-    "files_image_postscript.json": "scene 1: image",
-    "files_image_symlink.json": "scene 1: image",
-    "files_image_too_many_pixels.json": "scene 1: image",
-    "files_language_newline.json": "language",
-    "files_music_absolute.json": "music.file",
-    "files_music_symlinked_folder.json": "music.file",
-    "files_voice_sample_outside.json": "voice.sample",
+    "files_audio_concat_script.json": ("scene 1: audio", NOT_AUDIO),
+    "files_audio_dotdot.json": ("scene 1: audio", OUTSIDE),
+    "files_audio_live_playlist.json": ("scene 1: audio", NOT_AUDIO),
+    "files_audio_playlist.json": ("scene 1: audio", NOT_AUDIO),
+    "files_espeak_voice_overflow.json": ("voice", "eSpeak has no voice"),
+    "files_espeak_voice_path.json": ("voice", "eSpeak has no voice"),
+    "files_font_file_outside.json": ("captions.font_file", OUTSIDE),
+    "files_font_newline.json": ("captions.font", "must be a font family name"),
+    "files_image_absolute.json": ("scene 1: image", OUTSIDE),
+    "files_image_bomb.json": ("scene 1: image", "decompression bomb"),
+    "files_image_dotdot.json": ("scene 2: image", OUTSIDE),
+    "files_image_home.yaml": ("scene 1: image", OUTSIDE),
+    "files_image_missing_outside.json": ("scene 1: image", OUTSIDE),
+    "files_image_postscript.json": ("scene 1: image", "cannot identify image file"),
+    "files_image_symlink.json": ("scene 1: image", OUTSIDE),
+    "files_image_too_many_pixels.json": ("scene 1: image", "at most 40 MP"),
+    "files_language_newline.json": ("language", "BCP-47"),
+    "files_music_absolute.json": ("music.file", OUTSIDE),
+    "files_music_symlinked_folder.json": ("music.file", OUTSIDE),
+    "files_voice_sample_outside.json": ("voice.sample", OUTSIDE),
 }
 
 
@@ -83,7 +86,7 @@ def _private(folder: Path) -> Path:
     """The operator's private files, each holding the secret marker."""
     folder.mkdir(parents=True)
     _png(folder / "photo.png", 64, 64)
-    tone(folder / "tone.wav", 2.0)
+    tone(folder / "tone.wav", 6.0)  # long enough to be a voice sample
     # an M4A whose title tag is the secret: it shows wherever the file's bytes or tags go
     ffmpeg.run(["-y", "-i", folder / "tone.wav", "-metadata", f"title={SECRET}", "-c:a", "aac", folder / "secret.m4a"])
     shutil.copyfile(FONT_FILE, folder / "font.otf")
@@ -91,11 +94,17 @@ def _private(folder: Path) -> Path:
     return folder
 
 
-def _espeak_path_to(target: Path) -> str:
-    """``target`` as a voice name relative to eSpeak's voices folder: what eSpeak would open for it."""
+def _espeak_path_to(private: Path) -> str:
+    """A private voice file as a voice name relative to eSpeak's voices folder: what eSpeak would open for it.
+
+    eSpeak cuts names at about 60 characters, so the file sits in a short folder of /tmp (shared by the runs).
+    """
     import espeakng_loader
 
-    return os.path.relpath(target, Path(espeakng_loader.get_data_path()) / "voices")
+    short = Path(tempfile.gettempdir()) / f"skv{os.getuid()}"
+    short.mkdir(exist_ok=True)
+    (short / "voice").write_text((private / "voice").read_text(encoding="utf-8"), encoding="utf-8")
+    return os.path.relpath(short / "voice", Path(espeakng_loader.get_data_path()) / "voices")
 
 
 def _tricks(story_dir: Path, private: Path) -> None:
@@ -122,7 +131,7 @@ def stage(tmp: Path, name: str) -> tuple[Path, Path, dict[str, str]]:
     story_dir.mkdir()
     _tricks(story_dir, private)
     text = (HOSTILE / name).read_text(encoding="utf-8")
-    text = text.replace("@PRIVATE@", str(private)).replace("@ESPEAK_TO_PRIVATE@", _espeak_path_to(private / "voice"))
+    text = text.replace("@PRIVATE@", str(private)).replace("@ESPEAK_TO_PRIVATE@", _espeak_path_to(private))
     story = story_dir / name
     story.write_text(text, encoding="utf-8")
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), str(FAKE_CHATTERBOX)]), "SHORTSKIT_FFMPEG_TIMEOUT": "60"}
@@ -153,7 +162,8 @@ def assert_refused(proc: subprocess.CompletedProcess[str], name: str, private: P
     assert len(lines) == 1, proc.stderr[-2000:]
     line = lines[0]
     assert line.startswith("error: ") and "Traceback" not in proc.stderr
-    assert f"{name}: {PLACE[name]}: " in line, line
+    place, says = PLACE[name]
+    assert f"{name}: {place}: " in line and says in line, line
     for text in (proc.stdout, proc.stderr):
         assert SECRET not in text and str(private) not in text and "not found" not in text
     return line
@@ -185,7 +195,7 @@ def test_a_file_outside_reads_the_same_whether_it_exists_or_not(tmp_path: Path) 
     found, _, env = stage(tmp_path / "a", "files_image_absolute.json")
     missing, _, _ = stage(tmp_path / "b", "files_image_missing_outside.json")
     said = [cli("validate", s, env=env).stderr.replace(s.name, "STORY") for s in (found, missing)]
-    assert said[0] == said[1] and "must name a file inside the story's folder" in said[0]
+    assert said[0] == said[1] and OUTSIDE in said[0]
 
 
 # -- what the operator allows ------------------------------------------------------------------------------------
