@@ -45,6 +45,7 @@ from shortskit.providers import (
     voice_names,
 )
 from shortskit.providers.base import ImageProvider, Speech, VoiceProvider, Word
+from shortskit.safetext import plain_text
 from shortskit.scheduler import Limit, RetryPolicy
 from shortskit.story import (
     CaptionStyle,
@@ -107,6 +108,7 @@ __all__ = [
     "image_names",
     "load_story",
     "parse_story",
+    "plain_text",
     "publish",
     "register_engine",
     "register_image",

@@ -52,13 +52,11 @@ _CLAUSE_END = (",", ";", ":", "，", "、", "；", "：", "،", "؛")
 
 
 def font_family(path: Path) -> str:
-    """The family name inside a .ttf/.otf file; ConfigError if it is not a font."""
-    from PIL import ImageFont
-
+    """The family name inside a .ttf/.otf file; ConfigError if it is not a font, or its name could inject."""
     try:
-        return ImageFont.truetype(str(path), 20).getname()[0] or path.stem
-    except OSError:
-        raise ConfigError(f"{path.name} is not a font file (.ttf or .otf)") from None
+        return _fonts.face_of(Path(path)).family
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def caption_font(story: Story) -> CaptionFont:
     """
     style = story.captions
     if style.font_file:
-        path = story.resolve(style.font_file)
+        path = story.resolve(style.font_file, field="captions.font_file")
         try:
             own = _fonts.face_of(path)
         except ValueError as exc:

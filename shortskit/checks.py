@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ __all__ = [
     "check_output",
     "check_story",
     "checked_providers",
+    "confined",
     "music_source",
     "open_workspace",
     "sidecar",
@@ -165,11 +166,11 @@ def _check_scene_files(story: Story, deep: bool) -> None:
             relative = getattr(scene, field)
             if relative is None:
                 continue
-            path = story.resolve(relative)
+            path = story.resolve(relative, field=field, scene=i)
             if not path.exists():
-                raise StoryError(f"{what} not found: {path}", file=story.source, scene=i, field=field)
+                raise StoryError(f"{what} not found: {path.name}", file=story.source, scene=i, field=field)
             if not path.is_file():
-                raise StoryError(f"{what} path is not a file: {path}", file=story.source, scene=i, field=field)
+                raise StoryError(f"{what} path is not a file: {path.name}", file=story.source, scene=i, field=field)
             found = problem(path) if deep else None
             if found is not None:
                 raise StoryError(found, file=story.source, scene=i, field=field)
@@ -221,17 +222,17 @@ def checked_providers(
     _check_scene_files(story, deep)
     _check_recordings_language(story)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):
-        if rel is not None and not story.resolve(rel).is_file():
-            raise StoryError(f"file not found: {story.resolve(rel)}", file=story.source, field=fieldname)
+        if rel is not None and not story.resolve(rel, field=fieldname).is_file():
+            raise StoryError(f"file not found: {Path(rel).name}", file=story.source, field=fieldname)
     if (
         deep
         and story.music.file is not None
-        and (found := _audio_problem(story.resolve(story.music.file), MAX_MUSIC_SECONDS))
+        and (found := _audio_problem(story.resolve(story.music.file, field="music.file"), MAX_MUSIC_SECONDS))
     ):
         raise StoryError(found, file=story.source, field="music.file")  # what render would say, before any work
     if story.captions.font_file is not None:
         try:
-            font_family(story.resolve(story.captions.font_file))
+            font_family(story.resolve(story.captions.font_file, field="captions.font_file"))
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="captions.font_file") from None
     if story.captions.enabled:
@@ -241,6 +242,18 @@ def checked_providers(
     return speaker, painter
 
 
+def confined(
+    story: Story, *, allow_dirs: Iterable[str | Path] | None = None, workspace: str | Path | None = None
+) -> Story:
+    """A copy of ``story`` that may read its files from its own folder and ``allow_dirs`` (the operator's), and,
+    made in memory, from ``workspace``'s ``uploads`` (where the scene editor keeps its pictures)."""
+    extra = [Path(d) for d in allow_dirs or ()]
+    if story.path is None:
+        root = Path(workspace).expanduser() if workspace is not None else default_workspace()
+        extra.append(root / "uploads")
+    return story.model_copy().with_allowed_dirs(extra)
+
+
 def check_story(
     story: Story,
     *,
@@ -248,9 +261,12 @@ def check_story(
     images: str | None = None,
     deep: bool = True,
     workspace: str | Path | None = None,
+    allow_dirs: Iterable[str | Path] | None = None,
 ) -> None:
-    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``),
-    no option tries to choose an API key, saved voices the story names are in ``workspace``'s library."""
+    """Check what a render needs beyond the schema: providers exist, local files exist (and decode if ``deep``)
+    under the story's folder or ``allow_dirs``, no option tries to choose an API key, saved voices the story
+    names are in ``workspace``'s library."""
+    story = confined(story, allow_dirs=allow_dirs, workspace=workspace)
     checked_providers(story, voice=voice, images=images, deep=deep, workspace=workspace)
 
 
@@ -262,11 +278,11 @@ async def music_source(story: Story, music: str | Path | bool | None) -> Path | 
     if isinstance(music, (str, Path)):
         path, fieldname = Path(music).expanduser(), "--music"
     elif m.file is not None:
-        path, fieldname = story.resolve(m.file), "music.file"
+        path, fieldname = story.resolve(m.file, field="music.file"), "music.file"
     else:
         return "bed"
     if not path.is_file():
-        raise StoryError(f"music file not found: {path}", file=story.source, field=fieldname)
+        raise StoryError(f"music file not found: {path.name}", file=story.source, field=fieldname)
     try:
         info = await asyncio.to_thread(ffmpeg.probe, path)
     except ShortskitError:

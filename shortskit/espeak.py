@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import ctypes
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -80,6 +81,15 @@ _sample_rate = 0
 _capture: _Capture | None = None
 # language code -> file name of the voice that speaks it best; built on first need
 _language_table: dict[str, str] | None = None
+# what eSpeak lists, lower-cased -> as listed: its voices (file names and languages) and its variants
+_listed: tuple[dict[str, str], dict[str, str]] | None = None
+
+# A voice is "name" or "name+variant", each part a name eSpeak lists. eSpeak reads the voice as a path under its
+# data folder ("../../etc/passwd" prints that file) and copies it into fixed buffers (a long variant aborts the
+# process), so nothing else ever reaches espeak_SetVoiceByName.
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_SHOWN = re.compile(r"\w[\w ()',.-]{0,39}")  # a voice's own name, as eSpeak shows it ("English (America)")
+MAX_VOICE = 64  # characters of "name+variant"
 
 
 def _on_synth(wav: Any, count: int, events: Any) -> int:
@@ -143,7 +153,7 @@ def _library() -> ctypes.CDLL:
     lib.espeak_Synth.restype = ctypes.c_int
     lib.espeak_Synchronize.argtypes = []
     lib.espeak_Synchronize.restype = ctypes.c_int
-    lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+    lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]  # an espeak_VOICE* spec (None: every voice)
     lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceInfo))
     # Either the espeak-ng-data folder or its parent works; without a path the library looks in the
     # build machine's prefix and fails.
@@ -196,11 +206,64 @@ def _languages_to_voices(lib: ctypes.CDLL) -> dict[str, str]:
     return _language_table
 
 
-def _set_voice(lib: ctypes.CDLL, name: str) -> str | None:
-    """Load the voice ``name`` (a voice, a file or a language, optionally "+variant")."""
-    if lib.espeak_SetVoiceByName(name.encode()) == 0:
-        return name
+def _voice_files(lib: ctypes.CDLL, spec: _VoiceInfo | None) -> list[tuple[str, str, list[tuple[int, str]]]]:
+    """(file name, name, languages) of each voice ``espeak_ListVoices(spec)`` gives; the caller holds ``_LOCK``."""
+    voices = lib.espeak_ListVoices(ctypes.byref(spec) if spec is not None else None)
+    found, i = [], 0
+    while voices[i]:
+        info = voices[i].contents
+        file = (info.identifier or b"").decode("utf-8", "replace").rsplit("/", 1)[-1]
+        found.append((file, (info.name or b"").decode("utf-8", "replace").strip(), _languages(info.languages)))
+        i += 1
+    return found
+
+
+def _listed_names(lib: ctypes.CDLL) -> tuple[dict[str, str], dict[str, str]]:
+    """The voices (file names, languages and own names) and the variants (file names) eSpeak lists, lower-cased
+    -> as listed. Only names of plain characters are kept (a variant file called "Mr serious" is not).
+    The caller holds ``_LOCK``.
+    """
+    global _listed
+    if _listed is not None:
+        return _listed
+    voices: dict[str, str] = {}
+    for file, shown, languages in _voice_files(lib, None):
+        for name in (file, *(language for _, language in languages)):
+            if _PART.fullmatch(name):
+                voices.setdefault(name.lower(), name)
+        if _SHOWN.fullmatch(shown):
+            voices.setdefault(shown.lower(), shown)
+    # the variants ("+f3", "+klatt") are the voices listed for the pseudo-language "variant"
+    tag = ctypes.create_string_buffer(b"variant")  # kept alive here for the call
+    spec = _VoiceInfo(None, ctypes.cast(tag, ctypes.c_void_p), None, 0, 0, 0, 0, 0, None)
+    variants = {f.lower(): f for f, _, _ in _voice_files(lib, spec) if _PART.fullmatch(f)}
+    _listed = (voices, variants)
+    return _listed
+
+
+def _listed_voice(lib: ctypes.CDLL, name: str) -> str | None:
+    """``name`` ("voice" or "voice+variant") when eSpeak lists each part, the variant as listed; else None."""
+    if len(name) > MAX_VOICE:
+        return None
     base, plus, variant = name.partition("+")
+    voices, variants = _listed_names(lib)
+    if base.lower() not in voices:
+        return None
+    if not plus:
+        return base
+    if variant.lower() not in variants:
+        return None
+    return f"{base}+{variants[variant.lower()]}"
+
+
+def _set_voice(lib: ctypes.CDLL, name: str) -> str | None:
+    """Load the voice ``name`` (a voice, a file or a language, optionally "+variant"), when eSpeak lists it."""
+    listed = _listed_voice(lib, name)
+    if listed is None:
+        return None
+    if lib.espeak_SetVoiceByName(listed.encode()) == 0:
+        return listed
+    base, plus, variant = listed.partition("+")
     file = _languages_to_voices(lib).get(base.lower())
     if file is not None:
         resolved = f"{file}{plus}{variant}"
@@ -221,9 +284,10 @@ def _select_voice(lib: ctypes.CDLL, voice: str | None, language: str) -> str:
     if voice is not None:
         resolved = _set_voice(lib, voice)
         if resolved is None:
+            shown = voice if len(voice) <= 40 else voice[:40] + "…"
             raise ConfigError(
-                f"eSpeak has no voice {voice!r}; try a language code such as 'en-us' or 'es', "
-                "optionally with a variant like 'en+f3'"
+                f"eSpeak has no voice {shown!r}; use a voice or language it lists (such as 'en-us' or 'es'), "
+                "optionally with a variant it lists like 'en+f3'"
             )
         return resolved
     for candidate in _language_candidates(language):

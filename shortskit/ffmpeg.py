@@ -3,6 +3,10 @@
 The binary is the static build that ``imageio-ffmpeg`` ships (libx264, libass, zoompan, sidechaincompress,
 h264_nvenc), so no system ffmpeg is needed; ``IMAGEIO_FFMPEG_EXE`` points elsewhere if you must. No ffprobe
 is shipped, so :func:`probe` reads what ``ffmpeg -i`` prints.
+
+Inputs come from stories and servers, so every one is confined here, whoever calls: read through the ``file``
+protocol only, and, unless the call names the demuxer (``-f``), by one of :data:`DEMUXERS` (no playlists such as
+HLS, DASH or concat, which would read other files or wait forever). Every call has a time limit.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import math
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -22,6 +28,8 @@ import numpy as np
 from shortskit.errors import ConfigError, RenderError
 
 __all__ = [
+    "DEMUXERS",
+    "TIMEOUT_ENV",
     "MediaInfo",
     "audio_problem",
     "decode_audio",
@@ -32,7 +40,16 @@ __all__ = [
     "probe",
     "run",
     "run_async",
+    "time_limit",
 ]
+
+# The demuxers an input may be opened with when a call does not name one: audio containers (WAV, MP3, MP4/M4A,
+# Ogg/Opus, FLAC, Matroska/WebM, AAC, AIFF, CAF) and the PNG pictures shortskit makes. ffmpeg would otherwise
+# guess, and a file it guesses to be a playlist (hls, dash, concat) reads the files or URLs it lists.
+DEMUXERS = ("wav", "w64", "mp3", "mov", "ogg", "flac", "matroska", "aac", "aiff", "caf", "png_pipe")
+TIMEOUT_ENV = "SHORTSKIT_FFMPEG_TIMEOUT"  # seconds any one ffmpeg call may run (default: DEFAULT_TIMEOUT)
+DEFAULT_TIMEOUT = 900.0  # a 60 s production clip at 1080x1920 takes well under a minute on 2 cores
+PROBE_TIMEOUT = 60.0  # reading a file's header (probe) never takes this long
 
 
 @lru_cache(maxsize=1)
@@ -48,8 +65,39 @@ def ffmpeg_exe() -> str:
         raise ConfigError(f"no ffmpeg binary found ({exc})") from None
 
 
+def _confined(args: Sequence[str]) -> list[str]:
+    """``args`` with every input (``-i X``) read through the file protocol only, and by one of :data:`DEMUXERS`
+    unless the options before it name the demuxer (``-f concat`` for our own lists, ``-f lavfi``)."""
+    out: list[str] = []
+    named = False  # a -f since the last input: this input's demuxer is the caller's choice
+    for i, arg in enumerate(args):
+        if arg == "-i" and i + 1 < len(args):
+            out += ["-protocol_whitelist", "file"]
+            if not named:
+                out += ["-format_whitelist", ",".join(DEMUXERS)]
+            named = False
+        elif arg == "-f" and (i == 0 or args[i - 1] != "-i"):
+            named = True
+        out.append(arg)
+    return out
+
+
 def _argv(args: Sequence[str | Path]) -> list[str]:
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *map(str, args)]
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *_confined([str(a) for a in args])]
+
+
+def time_limit(default: float = DEFAULT_TIMEOUT) -> float:
+    """Seconds one ffmpeg call may run: ``$SHORTSKIT_FFMPEG_TIMEOUT``, else ``default``."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds more than 0 (got {raw!r})")
+    return value
 
 
 def _fail(what: str, code: int, stderr: str, scene: int | None) -> RenderError:
@@ -57,23 +105,43 @@ def _fail(what: str, code: int, stderr: str, scene: int | None) -> RenderError:
     return RenderError(f"{what} failed (ffmpeg exit {code})", stderr="\n".join(lines[-20:]), scene=scene)
 
 
-def run(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None) -> str:
-    """Run ffmpeg with ``args`` (after the binary); return its stderr, raise :class:`RenderError` on failure."""
-    proc = subprocess.run(_argv(args), capture_output=True, check=False)
+def _timed_out(what: str, limit: float, scene: int | None) -> RenderError:
+    return RenderError(
+        f"{what} took longer than {limit:g} s, the time limit of one ffmpeg call (${TIMEOUT_ENV}), and was stopped",
+        scene=scene,
+    )
+
+
+def _run(argv: list[str], what: str, scene: int | None, limit: float) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(argv, capture_output=True, check=False, timeout=limit)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed and reaped it
+        raise _timed_out(what, limit, scene) from None
+
+
+def run(
+    args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None, timeout: float | None = None
+) -> str:
+    """Run ffmpeg with ``args`` (after the binary); return its stderr, raise :class:`RenderError` on failure
+    or when it runs past ``timeout`` seconds (default: :func:`time_limit`)."""
+    proc = _run(_argv(args), what, scene, timeout or time_limit())
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise _fail(what, proc.returncode, stderr, scene)
     return stderr
 
 
-async def run_async(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None) -> str:
-    """:func:`run` without blocking the event loop; cancelling it kills ffmpeg."""
+async def run_async(
+    args: Sequence[str | Path], *, what: str = "ffmpeg", scene: int | None = None, timeout: float | None = None
+) -> str:
+    """:func:`run` without blocking the event loop; cancelling it (or its time limit) kills ffmpeg."""
+    limit = timeout or time_limit()
     proc = await asyncio.create_subprocess_exec(
         *_argv(args), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     try:
-        _, err = await proc.communicate()
-    except BaseException:
+        _, err = await asyncio.wait_for(proc.communicate(), limit)
+    except BaseException as exc:
         # Kill ffmpeg and reap it even if this task is cancelled again meanwhile (Ctrl-C cancels every task, and
         # the way out cancels what is left once more): a child still running when the loop closes is reported
         # with a traceback from asyncio's child watcher.
@@ -83,6 +151,8 @@ async def run_async(args: Sequence[str | Path], *, what: str = "ffmpeg", scene: 
         while not reaping.done() and (left := deadline - loop.time()) > 0:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({reaping}, timeout=left)
+        if isinstance(exc, TimeoutError):
+            raise _timed_out(what, limit, scene) from None
         raise
     stderr = err.decode("utf-8", "replace")
     if proc.returncode != 0:
@@ -146,7 +216,7 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(path)
-    proc = subprocess.run(_argv(["-i", path]), capture_output=True, check=False)
+    proc = _run(_argv(["-i", path]), f"reading {path.name}", None, time_limit(PROBE_TIMEOUT))
     text = proc.stderr.decode("utf-8", "replace")
     if "Invalid data found" in text or ("Stream #" not in text):
         raise RenderError(f"{path.name} is not a media file ffmpeg can read", stderr=text)
@@ -196,7 +266,7 @@ def decode_audio(
     if duration is not None:
         args += ["-t", f"{duration:.3f}"]
     args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-"]
-    proc = subprocess.run(_argv(["-loglevel", "error", *args]), capture_output=True, check=False)
+    proc = _run(_argv(["-loglevel", "error", *args]), "decoding audio", None, time_limit())
     if proc.returncode != 0:
         raise _fail("decoding audio", proc.returncode, proc.stderr.decode("utf-8", "replace"), None)
     return np.frombuffer(proc.stdout, dtype="<i2").astype(np.float32) / 32768.0
@@ -206,7 +276,7 @@ def frame_at(path: str | Path, t: float):  # -> PIL.Image.Image
     """The video frame shown at ``t`` seconds, as a Pillow RGB image."""
     from PIL import Image
 
-    proc = subprocess.run(
+    proc = _run(
         _argv(
             [
                 "-loglevel",
@@ -224,8 +294,9 @@ def frame_at(path: str | Path, t: float):  # -> PIL.Image.Image
                 "-",
             ]
         ),
-        capture_output=True,
-        check=False,
+        f"reading a frame at {t:.2f}s",
+        None,
+        time_limit(PROBE_TIMEOUT),
     )
     if proc.returncode != 0 or not proc.stdout:
         raise _fail(f"reading a frame at {t:.2f}s", proc.returncode, proc.stderr.decode("utf-8", "replace"), None)

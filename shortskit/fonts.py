@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from shortskit.safetext import FONT_FAMILY
 from shortskit.scripts import _cjk, _locale
 from shortskit.text import is_emoji
 from shortskit.workspace import file_digest
@@ -111,7 +112,12 @@ def face_of(path: Path, index: int = 0) -> Face:
         name = _pil(str(path), index, 20, True).getname()[0]
     except OSError:
         raise ValueError(f"{path.name} is not a font file (.ttf, .otf or .ttc)") from None
-    return Face(path, index, name or path.stem)
+    family = name or path.stem
+    # the name goes into the ASS file's Style line and \fn tags: a comma or a line break in a font's own name
+    # would add fields or lines of the font maker's choosing
+    if not FONT_FAMILY.fullmatch(family):
+        raise ValueError(f"{path.name}: its family name has characters a caption style cannot hold; use another font")
+    return Face(path, index, family)
 
 
 @lru_cache(maxsize=1)

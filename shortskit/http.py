@@ -61,7 +61,6 @@ __all__ = [
     "decode_base64",
     "error_from_exception",
     "error_from_response",
-    "google_http",
     "make_client",
     "parse_json",
     "parse_retry_after",
@@ -438,23 +437,3 @@ async def post_json(provider: HttpProvider, url: str, body: Any) -> Any:
     """POST ``body`` as JSON and return the JSON answer (errors as :class:`ProviderError`)."""
     response = await provider.send("POST", url, json_body=body)
     return parse_json(response, provider=provider.name, quote_server=provider.trusts(url))
-
-
-def google_http(*, timeout: float = DEFAULT_TIMEOUT) -> Any:
-    """An ``httplib2.Http`` for Google's client libraries (``shortskit[publish]``), with two of their traps set right.
-
-    A resumable upload's ``308 Resume Incomplete`` is no redirect: httplib2 would follow it. And httplib2 reaches a
-    proxy (``https_proxy``) only through PySocks, else it refuses every request while a proxy variable is set:
-    without PySocks the proxy variables are ignored, and a debug line says so.
-    """
-    try:
-        import httplib2
-    except ImportError:  # pragma: no cover - the publish extra is missing
-        raise ConfigError("publishing needs its extra: pip install 'shortskit[publish]'") from None
-    proxy: Any = httplib2.proxy_info_from_environment
-    if getattr(httplib2, "socks", None) is None:
-        log.debug("PySocks is not installed: proxy variables are ignored for Google's APIs")
-        proxy = None
-    http = httplib2.Http(timeout=timeout, proxy_info=proxy)
-    http.redirect_codes = http.redirect_codes - {308}
-    return http

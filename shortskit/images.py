@@ -1,8 +1,10 @@
-"""User pictures: read any image Pillow understands and cover-crop it to the video frame as an sRGB PNG.
+"""User pictures: read a picture (the common photo formats) and cover-crop it to the video frame as an sRGB PNG.
 
 Orientation follows the EXIF tag (as phones and viewers show the photo); colours are converted from the
 picture's own ICC profile (Display P3 from phones, Adobe RGB from cameras, grey, CMYK) to sRGB with LittleCMS,
 and a picture without one is taken as sRGB; transparency is flattened on black.
+Pictures come from stories and servers, so only common photo formats are opened, and none bigger than
+:data:`MAX_PIXELS` is decoded (Pillow's own decompression-bomb check stays on, as an error).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +23,47 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from shortskit.errors import InputFileError
 
-__all__ = ["check_image", "image_size", "prepare_image", "save_png"]
+__all__ = ["FORMATS", "MAX_PIXELS", "check_image", "image_size", "prepare_image", "save_png"]
 
 _ORIENTATION = 0x0112  # EXIF tag
 _SIDEWAYS = {5, 6, 7, 8}  # orientations that swap width and height
 
-# Errors Pillow raises for files it cannot decode: unknown format, truncated or corrupt data, absurd sizes.
-_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# Errors Pillow raises for files it cannot decode: unknown format, truncated or corrupt data, absurd sizes (its
+# bomb warning is raised as an error here, see _opened).
+_DECODE_ERRORS = (
+    UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)  # fmt: skip
+# The formats a picture may be in: photos and what image servers send. Not EPS/PDF (Ghostscript runs them),
+# nor the long tail of Pillow's readers.
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")  # JPEG includes phones' MPO
+# About 40 megapixels (a 7680x5120 photo): a 13000x13000 PNG would take 3 GB and half a minute to decode.
+MAX_PIXELS = 40_000_000
+
+
+class _TooBig(ValueError):
+    pass
+
+
+@contextlib.contextmanager
+def _opened(src: Path) -> Iterator[Image.Image]:
+    """``src`` opened (not decoded) by Pillow, refused unless it is in :data:`FORMATS` and at most MAX_PIXELS."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's bomb check, as an error
+        Image.init()  # registers the readers, so that a format this Pillow lacks (AVIF) can be left out
+        with Image.open(src, formats=[f for f in FORMATS if f in Image.OPEN]) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise _TooBig(
+                    f"it is {w}x{h} pixels ({w * h / 1e6:.0f} MP); pictures may have at most {MAX_PIXELS / 1e6:.0f} "
+                    "MP: scale it down"
+                )
+            yield im
 
 
 def _unreadable(src: Path, scene: int | None, err: BaseException) -> InputFileError:
+    if isinstance(err, _TooBig):
+        return InputFileError(f"{src.name}: {err}", provider="local", scene=scene, field="image")
     detail = (str(err).strip() or type(err).__name__).replace(f" '{src}'", "").replace(str(src), src.name)
     return InputFileError(
         f"cannot read {src.name} as an image ({detail})", provider="local", scene=scene, field="image"
@@ -38,9 +72,9 @@ def _unreadable(src: Path, scene: int | None, err: BaseException) -> InputFileEr
 
 def _check_exists(src: Path, scene: int | None) -> None:
     if not src.exists():
-        raise InputFileError(f"image file not found: {src}", provider="local", scene=scene, field="image")
+        raise InputFileError(f"image file not found: {src.name}", provider="local", scene=scene, field="image")
     if not src.is_file():
-        raise InputFileError(f"image path is not a file: {src}", provider="local", scene=scene, field="image")
+        raise InputFileError(f"image path is not a file: {src.name}", provider="local", scene=scene, field="image")
 
 
 def _orientation(im: Image.Image) -> int:
@@ -149,9 +183,7 @@ def prepare_image(src: Path, out: Path, *, width: int, height: int, scene: int |
     src, out = Path(src), Path(out)
     _check_exists(src, scene)
     try:
-        # a big photo is fine (it is scaled down); Pillow's bomb warning would only clutter stderr
-        with warnings.catch_warnings(), Image.open(src) as im:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _opened(src) as im:
             orientation = _orientation(im)
             stored_w, stored_h = im.size
             shown_w, shown_h = (stored_h, stored_w) if orientation in _SIDEWAYS else (stored_w, stored_h)
@@ -178,8 +210,7 @@ def check_image(path: Path, *, scene: int | None = None) -> None:
     path = Path(path)
     _check_exists(path, scene)
     try:
-        with warnings.catch_warnings(), Image.open(path) as im:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _opened(path) as im:
             im.draft(None, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))  # JPEG: decode small, still whole
             im.load()
     except _DECODE_ERRORS as err:
@@ -191,7 +222,7 @@ def image_size(path: Path) -> tuple[int, int]:
     path = Path(path)
     _check_exists(path, None)
     try:
-        with Image.open(path) as im:
+        with _opened(path) as im:
             w, h = im.size
             return (h, w) if _orientation(im) in _SIDEWAYS else (w, h)
     except _DECODE_ERRORS as err:

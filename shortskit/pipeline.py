@@ -20,7 +20,7 @@ from typing import Any, Literal
 from shortskit import stages
 from shortskit.blocking import run_sync
 from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_words, shift_groups, write_srt
-from shortskit.checks import check_output, checked_providers, music_source, open_workspace, sidecar
+from shortskit.checks import check_output, checked_providers, confined, music_source, open_workspace, sidecar
 from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
 from shortskit.engines.ffmpeg import resolve_encoder, thread_args
@@ -315,6 +315,7 @@ async def render(
     client: Any = None,
     endpoints: Mapping[str, Endpoint | str] | None = None,
     setup: Mapping[str, Any] | None = None,
+    allow_dirs: Sequence[str | Path] | None = None,
 ) -> RenderResult:
     """Render ``story`` into the MP4 ``out`` (plus ``out.srt`` and ``out.json`` beside it).
 
@@ -326,9 +327,12 @@ async def render(
     be sent to, instead of the ``*_BASE_URL`` environment variable; a story can never choose that. ``setup``
     maps a provider name to settings only its user may give (``{"diffusers": DiffusersSetup(weights=DIR)}``:
     local weights, memory options), in place of its ``$SHORTSKIT_*`` variables.
+    ``allow_dirs``: folders besides the story's own that its files (pictures, recordings, music, font, voice
+    sample) may be in (``$SHORTSKIT_ALLOW_DIRS`` adds more); a story naming any other file is refused.
     Nothing is written to ``out`` unless the whole short is made.
     """
     out = Path(out)
+    story = confined(story, allow_dirs=allow_dirs, workspace=workspace)
     clip_engine = get_engine(engine)
     if scene_effects and clip_engine.name == "ffmpeg":
         raise ConfigError("scene_effects need engine='moviepy'")

@@ -143,9 +143,9 @@ async def picture(ctx: Context, story: Story, index: int, provider: ImageProvide
     if scene.image is not None:
         from shortskit.images import prepare_image
 
-        src, o = story.resolve(scene.image), story.output
+        src, o = story.resolve(scene.image, field="image", scene=n), story.output
         if not src.is_file():
-            raise InputFileError(f"image file not found: {src}", provider="local", scene=n, field="image")
+            raise InputFileError(f"image file not found: {src.name}", provider="local", scene=n, field="image")
         key = keys.local_image_key(source=file_digest(src), width=o.width, height=o.height)
 
         async def crop(tmp: Path) -> None:
@@ -197,9 +197,9 @@ async def voice(ctx: Context, story: Story, index: int, provider: VoiceProvider,
 async def _recording(ctx: Context, story: Story, index: int) -> Speech:
     """A scene's own recording as its voice: converted to WAV, its words found by the aligner."""
     scene, n = story.scenes[index], index + 1
-    src = story.resolve(scene.audio or "")
+    src = story.resolve(scene.audio or "", field="audio", scene=n)
     if not src.is_file():
-        raise InputFileError(f"recording not found: {src}", provider="recording", scene=n, field="audio")
+        raise InputFileError(f"recording not found: {src.name}", provider="recording", scene=n, field="audio")
     key = keys.recording_key(source=file_digest(src), text=scene.text, language=story.language)
 
     async def convert(tmp: Path) -> Speech:

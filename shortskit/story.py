@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,10 @@ from pydantic import (
 )
 
 from shortskit import bounds
+from shortskit.confine import OUTSIDE, allowed_roots, inside, roots_of
 from shortskit.errors import StoryError
+from shortskit.safetext import font_name
+from shortskit.storyfile import read_story_file
 
 __all__ = [
     "CaptionStyle",
@@ -42,8 +46,9 @@ __all__ = [
     "story_text",
 ]
 
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_COLOR = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
+# matched in full (``fullmatch``): ``$`` alone would let a trailing newline through
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,5}")
+_COLOR = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
 
 
 def _not_blank(v: str) -> str:
@@ -97,7 +102,9 @@ class CaptionStyle(_Model):
     enabled: bool = Field(True, description="Burn captions into the video.")
     max_words: int = Field(3, ge=1, le=12, description="Most words shown at once.")
     max_chars: int = Field(18, ge=4, le=80, description="Most characters in one caption group.")
-    font: str = Field("League Spartan", description="Font family name (the shipped font by default).")
+    font: Annotated[str, AfterValidator(font_name)] = Field(
+        "League Spartan", description="Font family name (the shipped font by default)."
+    )
     font_file: str | None = Field(
         None, description="A .ttf/.otf file to use instead of the shipped font (relative to the story)."
     )
@@ -120,7 +127,7 @@ class CaptionStyle(_Model):
     @field_validator("color", "highlight_color", "stroke_color", "shadow_color")
     @classmethod
     def _check_color(cls, v: str) -> str:
-        if not _COLOR.match(v):
+        if not _COLOR.fullmatch(v):
             raise ValueError("must be a colour like #FFFFFF or #FFFFFF80")
         return v.upper()
 
@@ -231,11 +238,13 @@ class Story(_Model):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
     _path: Path | None = PrivateAttr(default=None)
+    # Folders besides its own the operator lets this story read files from (render's allow_dirs, --allow-dir).
+    _allowed: tuple[Path, ...] = PrivateAttr(default=())
 
     @field_validator("language")
     @classmethod
     def _language(cls, v: str) -> str:
-        if not _LANG.match(v):
+        if not _LANG.fullmatch(v):
             raise ValueError("must be a BCP-47 language tag like en, es or pt-BR")
         return v
 
@@ -269,17 +278,26 @@ class Story(_Model):
             self._base_dir = Path(base_dir)
         return self
 
-    def resolve(self, relative: str | Path) -> Path:
-        """An absolute path for a path written in the story."""
-        p = Path(relative).expanduser()
-        return p if p.is_absolute() else (self._base_dir / p)
+    def with_allowed_dirs(self, dirs: Iterable[str | Path]) -> Story:
+        """Let the story also read files under ``dirs`` (the operator's choice, never the story's)."""
+        self._allowed = tuple(dict.fromkeys([*self._allowed, *roots_of(dirs)]))
+        return self
+
+    def resolve(
+        self, relative: str | Path, *, field: str | None = None, scene: int | None = None, also: Sequence[Path] = ()
+    ) -> Path:
+        """The absolute path (links followed) of a file named in ``field`` (of ``scene``); :mod:`shortskit.confine`
+        says where it may be (``also``: the operator's folders too); else a StoryError that never shows the path."""
+        path = inside(self._base_dir, relative, [*allowed_roots(self._base_dir, self._allowed), *roots_of(also)])
+        if path is None:
+            raise StoryError(OUTSIDE, file=self.source, scene=scene, field=field)
+        return path
 
     def local_files(self) -> list[tuple[str, Path]]:
-        """The files the story reads, each with what it is ("scene 2's audio", "music.file"), resolved."""
-        named = [(f"scene {n}'s {field}", getattr(s, field)) for n, s in enumerate(self.scenes, 1)
-                 for field in ("image", "audio")]  # fmt: skip
-        named += [("music.file", self.music.file), ("captions.font_file", self.captions.font_file)]
-        return [(what, self.resolve(value)) for what, value in named if value]
+        """The files the story reads, each with what it is ("scene 2's audio", "music.file"), through :meth:`resolve`."""
+        named = [(f"scene {n}'s {f}", n, f, getattr(s, f)) for n, s in enumerate(self.scenes, 1) for f in ("image", "audio")]  # fmt: skip
+        named += [(f, None, f, v) for f, v in (("music.file", self.music.file), ("captions.font_file", self.captions.font_file))]  # fmt: skip
+        return [(what, self.resolve(value, field=field, scene=n)) for what, n, field, value in named if value]
 
     def scene_pause(self, index: int) -> float:
         """Seconds of silence after scene ``index`` (0-based)."""
@@ -358,66 +376,10 @@ def parse_story(data: Any, *, source: str | Path | None = None, base_dir: str | 
     return story.with_source(source, base_dir)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, but a key given twice in one mapping is an error (YAML keeps the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # "<<: *anchor": its keys may be overridden here, as YAML means them to be
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"{key!r} is given twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object, refusing a key given twice (JSON keeps the last silently: an edit that did nothing)."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise ValueError(f"{key!r} is given twice in one object")
-        found[key] = value
-    return found
-
-
-def _read(path: Path) -> Any:
-    try:
-        bounds.check_size(path)
-        raw = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not an error
-    except FileNotFoundError:
-        raise StoryError("story file not found", file=path.name) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoryError(f"cannot read the story file ({exc.__class__.__name__}: {exc})", file=path.name) from None
-    yaml_file = path.suffix.lower() in {".yaml", ".yml"}
-    return bounds.parsed(raw, path.name, lambda: _parse(path, raw, yaml_file), json_strings=not yaml_file)
-
-
-def _parse(path: Path, raw: str, yaml_file: bool) -> Any:
-    if yaml_file:
-        try:
-            return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise StoryError(f"not valid YAML{at}: {problem}", file=path.name) from None
-    try:
-        return json.loads(raw, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise StoryError(f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=path.name) from None
-    except ValueError as exc:  # a key given twice
-        raise StoryError(f"not a valid story: {exc}", file=path.name) from None
-
-
 def load_story(path: str | Path) -> Story:
     """Load and validate a story from a JSON or YAML file (``.yaml``/``.yml`` are YAML, anything else JSON)."""
     path = Path(path)
-    return bounds.one_line(path.name, lambda: parse_story(_read(path), source=path))
+    return bounds.one_line(path.name, lambda: parse_story(read_story_file(path), source=path))
 
 
 def story_text(story: Story, *, yaml_format: bool = False) -> str:

@@ -46,7 +46,8 @@ MAX_SECONDS = 30.0  # longer ones are trimmed to this: Chatterbox reads the firs
 SILENCE_DBFS = -50.0  # a sample whose RMS level is below this is taken as silent
 LIBRARY = "voices-library"  # folder of saved voices inside the workspace
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# matched in full (fullmatch): "$" alone lets a trailing newline through ("narrator\n")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def save_voice(
     Writes ``<name>.wav`` and ``<name>.json`` (facts plus the ``provider`` and ``settings`` to use it with)
     in :func:`voice_library`, replacing a voice of that name; returns the WAV's path.
     """
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ConfigError(
             f"voice name {name!r}: use 1 to 64 letters, digits, '-' or '_' (starting with a letter or digit)"
         )
@@ -193,13 +194,13 @@ def library_facts(workspace: str | Path | None = None) -> list[dict[str, Any]]:
 
 def is_voice_name(value: str) -> bool:
     """True when ``value`` is written as a saved voice's name (letters, digits, '-', '_'), not as a file path."""
-    return bool(_NAME.match(value))
+    return bool(_NAME.fullmatch(value))
 
 
 def library_voice(name: str, *, workspace: str | Path | None = None) -> Path:
     """The WAV of saved voice ``name``; the error lists the saved names and how to add one."""
     wav = voice_library(workspace) / f"{name}.wav"
-    if not _NAME.match(name) or not wav.is_file():
+    if not _NAME.fullmatch(name) or not wav.is_file():
         names = ", ".join(library_voices(workspace)) or "none saved yet"
         raise ConfigError(
             f"no saved voice {name!r}; saved voices: {names} (add one with `shortskit voice add NAME FILE` "

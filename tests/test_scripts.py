@@ -153,7 +153,7 @@ def test_cjk_comes_from_an_installed_font_for_the_language(lang: str, family: st
 def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
     own = tmp_path / "mine.ttf"
     shutil.copyfile(fonts.FONT_DIR / "NotoSans-Bold.ttf", own)
-    story = _story("ru", font_file=str(own))
+    story = _story("ru", font_file="mine.ttf").with_source(tmp_path / "story.json")  # a font in its own folder
     font = caption_font(story)
     assert font.file == own and font.style.font == "Noto Sans"
     # a new font with other bytes is another key: no clip made with the old one is reused

@@ -23,9 +23,11 @@ from shortskit.batch.jobs import (
 )
 from shortskit.batch.report import failure_line, totals, write_report
 from shortskit.batch.runner import DEFAULT_STORY_TIMEOUT, SlotSettings, read_record, run_local
+from shortskit.confine import ALLOW_DIRS_ENV
 from shortskit.engines.ffmpeg import THREADS_ENV
 from shortskit.errors import ConfigError
 from shortskit.ratelimit import RATE_DASK_ENV, RATE_DB_ENV
+from shortskit.safetext import plain_text
 
 __all__ = ["BatchResult", "Shares", "cores", "run_batch", "shares"]
 
@@ -95,7 +97,8 @@ class _Progress:
     def __call__(self, record: dict[str, Any]) -> None:
         self.seen += 1
         if self.show:
-            self.bar.write(self.line(record, self.seen, int(self.bar.total or 0)), file=sys.stdout)
+            # a story's title and error are its author's words: no escape sequences reach the terminal
+            self.bar.write(plain_text(self.line(record, self.seen, int(self.bar.total or 0))), file=sys.stdout)
         self.bar.update(1)
 
     @staticmethod
@@ -160,6 +163,7 @@ def run_batch(
     force: bool = False,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    allow_dirs: Sequence[str | Path] | None = None,
 ) -> BatchResult:
     """Render every story (files, folders of them, globs) headless through ``notebook``, into ``out_dir``.
 
@@ -168,7 +172,8 @@ def run_batch(
     a re-run skips the stories already made from the same inputs (``force`` redoes them). ``parameters``
     go to the notebook (never a key: keys come from the workers' environment). ``cluster``: ``"local"`` for a
     dask LocalCluster, or a scheduler address; ``topics``: a CSV of topics the writer makes stories of first.
-    ``timeout``: seconds a notebook cell may run. Bad input (no stories, a missing notebook, a bad parameter)
+    ``timeout``: seconds a notebook cell may run. ``allow_dirs``: folders besides each story's own that its files
+    may be in (given to every kernel as ``$SHORTSKIT_ALLOW_DIRS``). Bad input (no stories, a missing notebook, a bad parameter)
     raises before any work; failed stories, a story file that does not parse or validate among them, are in the
     result (``exit_code`` 1), never raised.
     """
@@ -196,7 +201,8 @@ def run_batch(
         paths += [p for p in written if p not in paths]
         topic_failures = [{"slug": t.slug, "story": t.topic, "title": t.topic, "status": "failed", "error": why,
                            "failed_scenes": []} for t, why in failed]  # fmt: skip
-    planned = make_jobs(paths, out, notebook=template, parameters=params)
+    allowed = [str(Path(d).expanduser().resolve()) for d in allow_dirs or ()]
+    planned = make_jobs(paths, out, notebook=template, parameters=params, allow_dirs=allowed)
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for job in planned:
@@ -215,6 +221,8 @@ def run_batch(
         (out / RATE_DB).parent.mkdir(parents=True, exist_ok=True)
     else:  # hosts of their own: the rate is kept by the scheduler, the cores are theirs to share
         env = {RATE_DASK_ENV: cluster}
+    if allowed:  # the kernels' own, beside any the workers already have
+        env[ALLOW_DIRS_ENV] = os.pathsep.join([*allowed, *filter(None, [os.environ.get(ALLOW_DIRS_ENV, "")])])
     settings = SlotSettings(env=env, timeout=timeout or DEFAULT_STORY_TIMEOUT)
 
     bar = _Progress(len(planned) + len(topic_failures), progress)

@@ -258,21 +258,27 @@ def inputs_digest(story_file: Path, story: Story, parameters: dict[str, Any], no
 
 
 def make_jobs(
-    stories: Sequence[Path], out_dir: Path, *, notebook: Path, parameters: dict[str, Any] | None = None
+    stories: Sequence[Path],
+    out_dir: Path,
+    *,
+    notebook: Path,
+    parameters: dict[str, Any] | None = None,
+    allow_dirs: Sequence[str | Path] = (),
 ) -> list[Job]:
-    """One checked job per story. Each story is loaded: one that does not parse or validate is a job with its
-    ``error`` (naming the file, and the scene and field), to be reported as failed without running."""
+    """One checked job per story. Each story is loaded: one that does not parse or validate, or names a file
+    outside its folder and ``allow_dirs``, is a job with its ``error`` (naming the file, and the scene and
+    field), to be reported as failed without running."""
     params = dict(parameters or {})
     jobs = []
     for path, slug in zip(stories, slugs_for(stories), strict=True):
         folder = out_dir / slug
         own = {**params, "story": str(path), "output": str(folder / f"{slug}.mp4")}
         try:
-            story = load_story(path)
+            story = load_story(path).with_allowed_dirs(allow_dirs)
+            digest = inputs_digest(path, story, own, notebook)
         except StoryError as exc:
             why, scenes = str(exc).splitlines()[0], (exc.scene,) if exc.scene else ()
             jobs.append(Job(slug, path, folder, notebook, own, error=why, failed_scenes=scenes))
             continue
-        digest = inputs_digest(path, story, own, notebook)
         jobs.append(Job(slug, path, folder, notebook, own, digest, story.title))
     return jobs

@@ -42,7 +42,7 @@ OnRecord = Callable[[dict[str, Any]], None]
 # a relative one is made absolute against the folder the batch was started from before the kernel starts.
 PATH_ENVS = ("SHORTSKIT_WORKSPACE", "SHORTSKIT_RATE_DB", "SHORTSKIT_CHATTERBOX_DIR", "SHORTSKIT_MMS_MODEL",
              "SHORTSKIT_WHISPER_MODEL", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "TORCH_HOME")  # fmt: skip
-PATH_LISTS = ("PYTHONPATH",)  # os.pathsep-separated paths
+PATH_LISTS = ("PYTHONPATH", "SHORTSKIT_ALLOW_DIRS")  # os.pathsep-separated paths
 
 
 # Seconds one story of a batch may run when the caller does not say: a hung kernel is killed and the story

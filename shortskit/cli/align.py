@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from shortskit.cli.app import app, reported
+from shortskit.safetext import plain_text
 
 
 class Aligner(str, Enum):
@@ -58,7 +59,7 @@ def align(
             typer.echo(srt.read_text(encoding="utf-8"), nl=False)
     else:
         for w in words:
-            typer.echo(f"{w.start:8.3f} {w.end:8.3f}  {w.text}")
+            typer.echo(plain_text(f"{w.start:8.3f} {w.end:8.3f}  {w.text}"))
 
 
 def _read_text(path: Path) -> str:

@@ -8,6 +8,7 @@ traceback too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import traceback
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import typer
 
 from shortskit._version import __version__
 from shortskit.errors import ShortskitError
+from shortskit.safetext import plain_text
 
 app = typer.Typer(
     name="shortskit",
@@ -33,6 +35,16 @@ WS_DEFAULT = "$SHORTSKIT_WORKSPACE or ~/.cache/shortskit"
 # the --workspace option every command that touches the cache takes
 WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", help=WS_HELP, show_default=WS_DEFAULT)]
 StoryArgument = Annotated[Path, typer.Argument(help="Story file (.json, .yaml).")]
+# folders besides a story's own that its files may come from (the operator's choice, never the story's)
+AllowDirOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-dir",
+        metavar="DIR",
+        help="A folder besides the story's own that its files (pictures, audio, music, font) may be in; repeatable. "
+        "$SHORTSKIT_ALLOW_DIRS adds more.",
+    ),
+]
 
 
 def fail(exc: BaseException) -> NoReturn:
@@ -40,12 +52,12 @@ def fail(exc: BaseException) -> NoReturn:
     if _state["debug"]:
         traceback.print_exception(exc)
     if isinstance(exc, ShortskitError):
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {plain_text(exc)}", err=True)  # it may quote the story: no escape sequences
         raise typer.Exit(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
         typer.echo("interrupted; finished work is kept in the workspace, a re-run resumes", err=True)
         raise typer.Exit(130)
-    typer.echo(f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)", err=True)
+    typer.echo(f"internal error: {exc.__class__.__name__}: {plain_text(exc)} (run with --debug for details)", err=True)
     raise typer.Exit(1)
 
 
@@ -58,6 +70,11 @@ def reported() -> Iterator[None]:
         raise
     except BaseException as exc:
         fail(exc)
+
+
+def _plain_record(record: logging.LogRecord) -> bool:
+    record.msg, record.args = plain_text(record.getMessage()), None
+    return True
 
 
 def _version(value: bool) -> None:
@@ -75,16 +92,16 @@ def _main(
     ] = False,
 ) -> None:
     _state["debug"] = debug
-    import logging
-
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # log lines quote stories too: no control characters
+        handler.addFilter(_plain_record)
     # httpx logs whole URLs (signed download links, their query strings); ours go through public_url instead
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-__all__ = ["WS_HELP", "Bars", "StoryArgument", "WorkspaceOption", "app", "fail", "main", "reported"]
+__all__ = ["WS_HELP", "AllowDirOption", "Bars", "StoryArgument", "WorkspaceOption", "app", "fail", "main", "reported"]
 
 
 class Bars:

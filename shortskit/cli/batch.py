@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from shortskit.cli.app import app, reported
+from shortskit.cli.app import AllowDirOption, app, reported
 from shortskit.errors import ConfigError
+from shortskit.safetext import plain_text
 
 
 class _BatchCommand(TyperCommand):
@@ -91,6 +92,7 @@ def batch(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Run every story again, even those already made.")] = False,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Render many stories headless, in parallel; a re-run skips what is made. Report: OUTPUT/index.html."""
     from shortskit.batch import run_batch
@@ -101,11 +103,11 @@ def batch(
             raise ConfigError("give story files, folders or globs, or --topics FILE")
         result = run_batch(
             stories or [], output, jobs=jobs, notebook=notebook, parameters=[tuple(p.split("\0", 1)) for p in parameter or []],
-            cluster=cluster, topics=topics, timeout=timeout, force=force,
+            cluster=cluster, topics=topics, timeout=timeout, force=force, allow_dirs=allow_dir,
         )  # fmt: skip
     t = result.summary
     for record in result.failed:
-        typer.echo(f"failed: {failure_line(record)}", err=True)
+        typer.echo(plain_text(f"failed: {failure_line(record)}"), err=True)
     typer.echo(
         f"{t['done']} made, {t['skipped']} already made, {t['failed']} failed; report: {result.files['index.html']}"
     )

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from shortskit.cli.app import Bars, StoryArgument, WorkspaceOption, app, reported
+from shortskit.cli.app import AllowDirOption, Bars, StoryArgument, WorkspaceOption, app, reported
+from shortskit.safetext import plain_text
 
 
 class Quality(str, Enum):
@@ -60,6 +61,7 @@ def render(
             help="Where provider NAME's key may go (instead of its *_BASE_URL variable); repeatable.",
         ),
     ] = None,
+    allow_dir: AllowDirOption = None,
 ) -> None:
     """Render STORY into a vertical short (plus OUT.srt and OUT.json beside it)."""
     from shortskit.pipeline import render_sync
@@ -87,6 +89,7 @@ def render(
                 force=force,
                 on_progress=bars,
                 endpoints=endpoints,
+                allow_dirs=allow_dir,
             )
         finally:
             bars.close()
@@ -95,16 +98,16 @@ def render(
 
 
 @app.command()
-def validate(story: StoryArgument, workspace: WorkspaceOption = None) -> None:
+def validate(story: StoryArgument, workspace: WorkspaceOption = None, allow_dir: AllowDirOption = None) -> None:
     """Check STORY (schema, providers, local files, saved voices) without rendering."""
     from shortskit.checks import check_story
     from shortskit.story import load_story
 
     with reported():
         s = load_story(story)
-        check_story(s, deep=True, workspace=workspace)
+        check_story(s, deep=True, workspace=workspace, allow_dirs=allow_dir)
     words = sum(len(sc.text.split()) for sc in s.scenes)
-    typer.echo(f"{story.name}: ok ({len(s.scenes)} scenes, {words} words, language {s.language})")
+    typer.echo(plain_text(f"{story.name}: ok ({len(s.scenes)} scenes, {words} words, language {s.language})"))
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from shortskit.cli.app import WorkspaceOption, app, reported
+from shortskit.safetext import plain_text
 
 voice_app = typer.Typer(help="Keep voice samples by name, for cloning.", no_args_is_help=True)
 app.add_typer(voice_app, name="voice")
@@ -50,4 +51,4 @@ def voice_list(workspace: WorkspaceOption = None) -> None:
         return
     for f in facts:
         seconds = f"{f['duration']:5.1f} s" if isinstance(f.get("duration"), (int, float)) else "    ? s"
-        typer.echo(f"{f['name']:<24} {seconds}  {f.get('source', '?')}  {f.get('saved', '')}".rstrip())
+        typer.echo(plain_text(f"{f['name']:<24} {seconds}  {f.get('source', '?')}  {f.get('saved', '')}".rstrip()))

@@ -14,6 +14,7 @@ import typer
 
 from shortskit.cli.app import StoryArgument, app, reported
 from shortskit.errors import ConfigError
+from shortskit.safetext import plain_text
 
 _STORY_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -62,7 +63,7 @@ def write(
             typer.echo(story_text(story), nl=False)
             return
         save_story(story, output)
-    typer.echo(f"wrote {output} ({len(story.scenes)} scenes, language {story.language}): {story.title}")
+    typer.echo(plain_text(f"wrote {output} ({len(story.scenes)} scenes, language {story.language}): {story.title}"))
 
 
 @app.command()

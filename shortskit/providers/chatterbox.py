@@ -185,9 +185,15 @@ class ChatterboxVoice:
                 raise StoryError(str(exc), **where) from None
             self._digest = file_digest(self._prompt)
         elif self.sample is not None:
-            source = story.resolve(self.sample) if story is not None else Path(self.sample).expanduser()
+            # the voice library is the operator's: a story may name a file in it, and nothing outside its folder
+            library = (voice_library(ws),)
+            source = (
+                story.resolve(self.sample, field="voice.sample", also=library)
+                if story is not None
+                else Path(self.sample).expanduser()
+            )
             if not source.is_file():
-                raise StoryError(f"voice sample file not found: {source}", **where)
+                raise StoryError(f"voice sample file not found: {source.name}", **where)
             self._digest = file_digest(source)
             converted = voice_library(ws) / ".samples" / f"{self._digest}.wav"
             try:

@@ -27,18 +27,38 @@ from typing import Any
 
 from shortskit.endpoints import Secret, check_base_url, public_url
 from shortskit.errors import ConfigError, LoginError, PublishError, QuotaExceededError
-from shortskit.http import google_http, parse_retry_after, quote
+from shortskit.http import parse_retry_after, quote
 from shortskit.publish.auth import credentials, refreshed
 from shortskit.publish.base import Short, Uploaded, VideoMeta
 from shortskit.publish.slots import parse_rfc3339, rfc3339
 
-__all__ = ["DEFAULT_BASE_URL", "QUOTA_REASONS", "YouTubeOptions", "YouTubePublisher", "youtube_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "QUOTA_REASONS", "YouTubeOptions", "YouTubePublisher", "google_http", "youtube_base_url"]
 
 log = logging.getLogger("shortskit.publish")
 
 DEFAULT_BASE_URL = "https://youtube.googleapis.com"
 QUOTA_REASONS = {"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded", "rateLimitExceeded"}
 _CHUNK_UNIT = 256 * 1024  # resumable chunks must be multiples of this (but the last)
+
+
+def google_http(*, timeout: float) -> Any:
+    """An ``httplib2.Http`` for Google's client libraries (``shortskit[publish]``), with two of their traps set right.
+
+    A resumable upload's ``308 Resume Incomplete`` is no redirect: httplib2 would follow it. And httplib2 reaches a
+    proxy (``https_proxy``) only through PySocks, else it refuses every request while a proxy variable is set:
+    without PySocks the proxy variables are ignored, and a debug line says so.
+    """
+    try:
+        import httplib2
+    except ImportError:  # pragma: no cover - the publish extra is missing
+        raise ConfigError("publishing needs its extra: pip install 'shortskit[publish]'") from None
+    proxy: Any = httplib2.proxy_info_from_environment
+    if getattr(httplib2, "socks", None) is None:
+        log.debug("PySocks is not installed: proxy variables are ignored for Google's APIs")
+        proxy = None
+    http = httplib2.Http(timeout=timeout, proxy_info=proxy)
+    http.redirect_codes = http.redirect_codes - {308}
+    return http
 
 
 def youtube_base_url(given: str | None = None) -> str:
