@@ -26,6 +26,7 @@ __all__ = [
     "runs",
     "smooth_vad",
     "speech_frames",
+    "swing",
 ]
 
 RATE = 16000  # Hz the aligner works at
@@ -53,7 +54,8 @@ class Tuning:
     vad_f1: float = 6000.0
     vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
-    min_flux_db: float = 1.9  # mean spectral flux (dB a frame) below this: music, not a voice
+    min_flux_db: float = 1.5  # mean spectral flux (dB a frame) below this: music, not a voice (beds: 0.6-1.3)
+    flux_band_share: float = 0.25  # ...in the bands above the background in this share of the island's frames
     ref_rate: int = 175  # words a minute of eSpeak's first reading of the text
     max_pause: float = 0.25  # s: longer pauses shrink...
     keep_pause: float = 0.10  # s: ...to this, in both signals, before DTW
@@ -153,6 +155,14 @@ def smooth_vad(speech: np.ndarray, tuning: Tuning) -> np.ndarray:
     return m
 
 
+def swing(lm: np.ndarray, floor: np.ndarray, speech: np.ndarray) -> np.ndarray | float:
+    """How far each band rises above its background where there is no speech (90th percentile, dB): a tonal
+    bed's beating notes do, steady noise hardly."""
+    if (~speech).sum() < 10:
+        return 0.0
+    return np.percentile(np.maximum(lm - floor, 0.0)[~speech], 90, axis=0)
+
+
 def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
     """Which frames hold speech: well above the background in the VAD bands, and changing like a voice."""
     _, centres = _mel_bank(tuning.n_mels, tuning.fmin, tuning.fmax)
@@ -167,10 +177,18 @@ def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarr
     for s0, s1 in zip(a[has_core], b[has_core], strict=True):
         m[s0:s1] = True
     m = smooth_vad(m, tuning)
-    # speech changes its spectrum every few 10 ms, a music note does not: slow islands are music
-    flux = np.r_[0.0, np.abs(np.diff(np.maximum(lm, floor + tuning.bg_margin), axis=0)).mean(1)]
+    # speech changes its spectrum every few 10 ms, a music note does not: slow islands are music. The flux
+    # is measured in the bands where the island rises above the background: a voice over a steady tonal bed
+    # changes only the bands the bed leaves free, and the bed's own bands would dilute it below the limit.
+    # A beating bed swings above its floor where nobody speaks: that swing is lifted out too.
+    top = floor + tuning.bg_margin + swing(lm, floor, m)
+    lifted = np.maximum(lm, top)
+    step = np.abs(np.diff(lifted, axis=0, prepend=lifted[:1]))
+    above = lm > top
     for s0, s1 in zip(*runs(m), strict=True):
-        if flux[s0:s1].mean() < tuning.min_flux_db:
+        share = above[s0:s1].mean(0)
+        bands = share >= min(tuning.flux_band_share, float(share.max()))
+        if step[s0:s1][:, bands].mean() < tuning.min_flux_db:
             m[s0:s1] = False
     return m
 
