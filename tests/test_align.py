@@ -113,6 +113,24 @@ def test_another_synthesizer_over_a_quiet_tonal_bed_is_speech(tmp_path: Path) ->
         shortskit.align(tmp_path / "only.wav", clean.text, language="en")
 
 
+FR = [
+    "Le vieux gardien du phare montait l'escalier chaque soir à la même heure.",
+    "Personne au village ne savait pourquoi il ne manquait jamais une soirée.",
+]
+
+
+def test_a_right_text_read_slowly_word_by_word_with_pauses(tmp_path: Path) -> None:
+    # each word on its own at 90 words a minute, 0.4 to 1.2 s apart: three and a half times the speech of
+    # eSpeak's reading (once refused as "implausible for this text"), and a reading without those pauses that
+    # let the warp put words in the tail of the word before
+    words = " ".join(FR).split()
+    gaps = list(np.random.default_rng(0).uniform(0.4, 1.2, len(words)))
+    case = espeak_case(tmp_path / "slow.wav", words, "fr-be+f3", 90, gaps=gaps)
+    found = shortskit.align(case.path, case.text, language="fr")
+    err = errors_ms([w.start for w in found], case.starts)
+    assert np.median(err) <= 50 and np.percentile(err, 90) <= 150, (np.median(err), np.percentile(err, 90))
+
+
 def test_the_wrong_text_is_an_error_naming_the_file(cases: dict[str, Spoken]) -> None:
     case = cases["en_f3_140"]
     wrong = (

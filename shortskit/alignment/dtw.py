@@ -126,10 +126,11 @@ def _snap_onsets(
 ) -> np.ndarray:
     """A start inside a real pause moves to the pause's end; one near a real speech onset snaps to it when
     the word also follows a pause in the reading."""
-    onsets = ft.runs(real)[0]
+    onsets, offsets = ft.runs(real)
     if len(onsets) == 0:
         return starts
     radius = int(tuning.snap_radius * FPS)
+    tail = int(tuning.tail_snap * FPS)
     out = starts.copy()
     for k, s in enumerate(starts):
         j = int(np.searchsorted(onsets, s))
@@ -137,11 +138,49 @@ def _snap_onsets(
             if j < len(onsets):
                 out[k] = onsets[j]
             continue
+        # the last few frames before a pause: no word starts there, the warp only ran late out of the word
+        # before (a reading without that pause, against words spoken one by one)
+        if j < len(onsets) and j > 0 and offsets[j - 1] - s <= tail:
+            out[k] = onsets[j]
+            continue
         fr = round(ref_starts[k] * FPS)
         if fr > 0 and not read[max(0, fr - 8) : fr].any():
             near = [onsets[i] for i in (j - 1, j) if 0 <= i < len(onsets) and abs(onsets[i] - s) <= radius]
             if near:
                 out[k] = min(near, key=lambda o: abs(o - s))
+    return out
+
+
+def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """Each stretch of speech after a real pause (over ``max_pause``) starts a word: where one holds none,
+    the words before it move one stretch on, back to the nearest stretch that holds two or more.
+
+    A reading without those pauses (words read one by one) lets the warp run late out of a word and place the
+    next one still inside it; a person rarely pauses inside a word.
+    """
+    onsets, offsets = ft.runs(real)
+    out = starts.copy()
+    longest = int(tuning.max_pause * FPS)
+
+    def last_in(i: int) -> int:  # the last word starting in stretch i (up to the next one), -1 if none
+        end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
+        found = np.flatnonzero((out >= onsets[i]) & (out < end))
+        return int(found[-1]) if len(found) else -1
+
+    def count(i: int) -> int:
+        end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
+        return int(((out >= onsets[i]) & (out < end)).sum())
+
+    for i in range(1, len(onsets)):
+        if onsets[i] - offsets[i - 1] <= longest or count(i):
+            continue
+        j = i - 1
+        while j > 0 and count(j) == 1 and onsets[j] - offsets[j - 1] > longest:
+            j -= 1
+        if count(j) < 2:
+            continue
+        for m in range(j, i):  # stretch m gives its last word to stretch m + 1
+            out[last_in(m)] = onsets[m + 1]
     return out
 
 
@@ -212,7 +251,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         rate = paced
         x_feat, read, keep_s, st, en = reading(text, rate)
     speech_ratio = real.sum() / max(1, read.sum()) * tuning.ref_rate / rate
-    if not 1 / 3 <= speech_ratio <= 3:
+    if not 1 / 3 <= speech_ratio <= tuning.max_speech_ratio:
         raise TextMismatchError(
             f"the audio has {real.sum() / FPS:.1f} s of speech, implausible for this text ({speech_ratio:.2f}x "
             f"what eSpeak needs at {tuning.ref_rate} words a minute): is it the right audio file?"
@@ -238,7 +277,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         seg = read[a:b]
         if len(seg) and not seg[-1] and seg.any():
             ends_ref[k] = (a + np.flatnonzero(seg)[-1] + 1) / FPS
-    starts = np.maximum.accumulate(_snap_onsets(to_real(st), st, real, read, tuning))
+    starts = _fill_islands(np.maximum.accumulate(_snap_onsets(to_real(st), st, real, read, tuning)), real, tuning)
     ends = to_real(ends_ref)
     out: list[Word] = []
     for k, token in enumerate(tokens):

@@ -57,9 +57,12 @@ class Tuning:
     min_flux_db: float = 1.5  # mean spectral flux (dB a frame) below this: music, not a voice (beds: 0.6-1.3)
     flux_band_share: float = 0.25  # ...in the bands above the background in this share of the island's frames
     ref_rate: int = 175  # words a minute of eSpeak's first reading of the text
+    max_speech_ratio: float = 4.5  # more speech than this times the first reading's: not this text (slow careful
+    # reading word by word with pauses reached 3.6x; a third of it is the lower limit)
     max_pause: float = 0.25  # s: longer pauses shrink...
     keep_pause: float = 0.10  # s: ...to this, in both signals, before DTW
     snap_radius: float = 0.15  # s: a word start this close to a real speech onset snaps to it
+    tail_snap: float = 0.05  # s: a start this close before the end of real speech moves to where it resumes
     max_cells: int = 4_000_000  # largest DTW matrix done in one piece (32 MB of float64)
     win_frames: int = 1200  # longer references are aligned in pieces of this many frames...
     win_overlap: int = 200  # ...widened by this on both sides
