@@ -26,6 +26,7 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE = 1
 _PITCH = 3
+_WORDGAP = 7
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
 
@@ -259,9 +260,10 @@ def check_voice(voice: str | None, language: str) -> str:
 
 
 def synthesize(
-    text: str, *, voice: str | None = None, language: str = "en", rate: int = 175, pitch: int = 50
+    text: str, *, voice: str | None = None, language: str = "en", rate: int = 175, pitch: int = 50, word_gap: int = 0
 ) -> Synthesis:
-    """Speak ``text`` with ``voice`` (or the best voice for ``language``) at ``rate`` words a minute."""
+    """Speak ``text`` with ``voice`` (or the best voice for ``language``) at ``rate`` words a minute, with a
+    pause of ``word_gap`` x 10 ms after every word (the aligner's reading of words spoken one by one)."""
     global _capture
     # a NUL would end the C string early and shift nothing else, so speak it as a space
     data = text.replace("\x00", " ").encode("utf-8")
@@ -273,6 +275,7 @@ def synthesize(
         # parameters are global too: set them on every call, another caller may have changed them
         lib.espeak_SetParameter(_RATE, min(RATE_RANGE[1], max(RATE_RANGE[0], int(rate))), 0)
         lib.espeak_SetParameter(_PITCH, int(pitch), 0)
+        lib.espeak_SetParameter(_WORDGAP, max(0, int(word_gap)), 0)
         _capture = capture
         try:
             code = lib.espeak_Synth(buffer, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)

@@ -37,14 +37,15 @@ __all__ = ["VERSION", "align_file", "align_samples"]
 VERSION = "1"  # bump when the same audio and text would get other word times
 
 
-def _reading(text: str, language: str, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """eSpeak reading ``text``: (16 kHz float samples, each token's start and end in seconds)."""
+def _reading(text: str, language: str, rate: int, word_gap: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """eSpeak reading ``text`` (``word_gap`` x 10 ms after each word): (16 kHz float samples, each token's start
+    and end in seconds)."""
     import soxr
 
     from shortskit import espeak
     from shortskit.timing import words_from_char_events
 
-    said = espeak.synthesize(text, language=language, rate=rate)
+    said = espeak.synthesize(text, language=language, rate=rate, word_gap=word_gap)
     if not len(said.samples):
         raise ProviderError("eSpeak produced no audio for the text", provider="aligner")
     y = said.samples.astype(np.float32) / 32768.0
@@ -198,13 +199,21 @@ def _spoken_score(
 
 
 def _check_spoken(
-    x: np.ndarray, y: np.ndarray, fmap: np.ndarray, tokens: list[str], impostor: np.ndarray | None, tuning: Tuning
+    x: np.ndarray,
+    y: np.ndarray,
+    fmap: np.ndarray,
+    tokens: list[str],
+    impostor: np.ndarray | None,
+    tuning: Tuning,
+    one_by_one: bool = False,
 ) -> None:
     """Raise :class:`TextMismatchError` unless the text's own order fits the audio clearly better than an
     impostor's (the words shuffled, or for short texts the reading reversed)."""
     ratio, jitter = _spoken_score(x, y, fmap, impostor, tuning)
     score = ratio + jitter
-    if impostor is None:  # short texts: the reversed reading separates less well, so only a lenient test
+    if one_by_one:  # words read one by one: the warp's slope jumps at every pause, so the ratio alone
+        bad = ratio > tuning.impostor_max_one_by_one
+    elif impostor is None:  # short texts: the reversed reading separates less well, so only a lenient test
         bad = ratio > tuning.impostor_max_short
     else:
         bad = score > tuning.mismatch_score or ratio > tuning.impostor_max
@@ -235,7 +244,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
 
     def reading(words: str, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """eSpeak reading ``words``: compacted features, speech frames, kept frames, word starts and ends."""
-        samples, starts, ends = _reading(words, language, rate)
+        samples, starts, ends = _reading(words, language, rate, gap)
         lm_s, energy_s = ft.logmel(samples, tuning)
         read = ft.smooth_vad(energy_s > energy_s.max() - 50.0, tuning)  # eSpeak is clean: a fixed threshold
         floor_s = np.maximum(
@@ -244,6 +253,10 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         keep_s = ft.compact_index(read, tuning)
         return ft.normalise(ft.cepstra(lm_s, floor_s, tuning)[keep_s]), read, keep_s, starts, ends
 
+    # words spoken one by one (about as many stretches of speech as words): read them one by one too, so the
+    # pauses of both readings line up and each word's start can snap to where the real word begins
+    one_by_one = len(tokens) >= 3 and len(ft.runs(real)[0]) >= tuning.one_by_one * len(tokens)
+    gap = tuning.word_gap if one_by_one else 0
     rate = tuning.ref_rate
     x_feat, read, keep_s, st, en = reading(text, rate)
     paced = round(min(450, max(80, rate * read.sum() / max(1, real.sum()))))
@@ -251,7 +264,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         rate = paced
         x_feat, read, keep_s, st, en = reading(text, rate)
     speech_ratio = real.sum() / max(1, read.sum()) * tuning.ref_rate / rate
-    if not 1 / 3 <= speech_ratio <= tuning.max_speech_ratio:
+    if not 1 / 3 <= speech_ratio <= (tuning.max_ratio_one_by_one if one_by_one else tuning.max_speech_ratio):
         raise TextMismatchError(
             f"the audio has {real.sum() / FPS:.1f} s of speech, implausible for this text ({speech_ratio:.2f}x "
             f"what eSpeak needs at {tuning.ref_rate} words a minute): is it the right audio file?"
@@ -264,7 +277,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         if (order == np.arange(len(tokens))).all():
             order = order[::-1]
         impostor = reading(" ".join(tokens[i] for i in order), rate)[0]
-    _check_spoken(x_feat, y_feat, fmap, tokens, impostor, tuning)
+    _check_spoken(x_feat, y_feat, fmap, tokens, impostor, tuning, one_by_one)
 
     def to_real(t_ref: np.ndarray) -> np.ndarray:
         fr = np.clip(np.round(t_ref * FPS).astype(np.int64), 0, len(read) - 1)
