@@ -17,6 +17,8 @@ from shortskit.audio import write_wav
 from tests.speech import RATE, Spoken, build
 
 DATA = Path(__file__).parent / "data" / "real_speech.json"
+INSTALL = "apt-get install klettres-data alsa-utils"
+STYLES = ("slow", "music", "quick")
 
 
 def clips() -> list[dict]:

@@ -58,7 +58,7 @@ class Tuning:
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
     min_flux_db: float = 1.5  # mean spectral flux (dB a frame) below this: music, not a voice (beds: 0.6-1.3)
     min_held_flux_db: float = 1.0  # ...unless it rises within held_margin_db of the weakest sure word's peak
-    held_margin_db: float = 3.0
+    held_margin_db: float = 8.0
     flux_band_share: float = 0.25  # ...in the bands above the background in this share of the island's frames
     ref_rate: int = 175  # words a minute of eSpeak's first reading of the text
     one_by_one: float = 0.5  # at least this many stretches of speech per word: words read one by one...
