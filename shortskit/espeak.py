@@ -18,7 +18,7 @@ import numpy as np
 
 from shortskit.errors import ConfigError, ProviderError
 
-__all__ = ["RATE_RANGE", "Synthesis", "check_voice", "list_voices", "speech_end", "synthesize"]
+__all__ = ["RATE_RANGE", "Synthesis", "check_voice", "list_voices", "speech_end", "synthesize", "unspoken"]
 
 # espeak_ng API constants (speak_lib.h)
 _AUDIO_OUTPUT_RETRIEVAL = 1
@@ -235,6 +235,33 @@ def _select_voice(lib: ctypes.CDLL, voice: str | None, language: str) -> str:
         f"eSpeak has no voice for language {language!r}; "
         "set the story language to one eSpeak speaks or pass voice= explicitly"
     )
+
+
+def _ideographs(text: str) -> list[str]:
+    """The Han characters (kanji) of ``text``, in order, each once."""
+    seen: dict[str, None] = {}
+    for ch in text:
+        o = ord(ch)
+        if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FA1F:
+            seen[ch] = None
+    return list(seen)
+
+
+def unspoken(text: str, voice: str) -> str | None:
+    """Why eSpeak's ``voice`` (as resolved) cannot say ``text``, or None when it can.
+
+    eSpeak NG 1.52's Japanese voice speaks kana only: each kanji comes out as "Chinese letter" (checked with
+    espeak_TextToPhonemes), so a Japanese narration with kanji would be nonsense, and so would the aligner's
+    reading of it.
+    """
+    base = voice.split("+")[0].lower()
+    if base in ("ja", "jpx") and (kanji := _ideographs(text)):
+        shown = "".join(kanji[:6]) + ("…" if len(kanji) > 6 else "")
+        return (
+            f"eSpeak's Japanese voice reads kana only and says 'Chinese letter' for each kanji ({shown}): "
+            "write the narration in hiragana or katakana for the espeak voice, or use the chatterbox voice"
+        )
+    return None
 
 
 def list_voices() -> list[str]:
