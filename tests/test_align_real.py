@@ -23,9 +23,19 @@ def _errors(tmp_path: Path, language: str, style: str, alsa: bool = False) -> np
     return errors_ms([w.start for w in words], case.starts)
 
 
-# the languages that meet the target (bench/align.py prints all of them, fr he pt-BR included)
+# the languages that meet the target (bench/align.py prints all of them, French too)
 @pytest.mark.parametrize(
-    ("language", "alsa"), [("de", False), ("en", False), ("en", True), ("es", False), ("it", False), ("ru", False)]
+    ("language", "alsa"),
+    [
+        ("de", False),
+        ("en", False),
+        ("en", True),
+        ("es", False),
+        ("he", False),
+        ("it", False),
+        ("pt-BR", False),
+        ("ru", False),
+    ],
 )
 def test_real_speech_word_starts(tmp_path: Path, language: str, alsa: bool) -> None:
     err = np.concatenate([_errors(tmp_path, language, style, alsa) for style in real_speech.STYLES])

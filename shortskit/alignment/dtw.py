@@ -153,7 +153,7 @@ def _snap_onsets(
 
 
 def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.ndarray:
-    """Each stretch of speech after a real pause (over ``max_pause``) starts a word: where one holds none,
+    """Each stretch of speech after a real pause (over ``word_pause``) starts a word: where one holds none,
     the words before it move one stretch on, back to the nearest stretch that holds two or more.
 
     A reading without those pauses (words read one by one) lets the warp run late out of a word and place the
@@ -161,7 +161,7 @@ def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.nd
     """
     onsets, offsets = ft.runs(real)
     out = starts.copy()
-    longest = int(tuning.max_pause * FPS)
+    longest = int(tuning.word_pause * FPS)
 
     def last_in(i: int) -> int:  # the last word starting in stretch i (up to the next one), -1 if none
         end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1

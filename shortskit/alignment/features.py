@@ -53,6 +53,7 @@ class Tuning:
     vad_rel: float = 0.2  # ...or this share of the 95th percentile excess, if larger
     vad_f0: float = 1100.0  # Hz: the VAD bands (music beds sit mostly lower)
     vad_f1: float = 6000.0
+    weak_island_db: float = 20.0  # a stretch whose peak is this far under the median stretch's: a breath
     onset_reach: float = 0.12  # s: how far a stretch of speech may reach back where the whole spectrum rose
     vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
@@ -68,6 +69,7 @@ class Tuning:
     max_pause: float = 0.25  # s: longer pauses shrink...
     keep_pause: float = 0.10  # s: ...to this, in both signals, before DTW
     snap_radius: float = 0.15  # s: a word start this close to a real speech onset snaps to it
+    word_pause: float = 0.15  # s: a pause at least this long before a stretch of speech: a new word begins
     tail_snap: float = 0.05  # s: a start this close before the end of real speech moves to where it resumes
     max_cells: int = 4_000_000  # largest DTW matrix done in one piece (32 MB of float64)
     win_frames: int = 1200  # longer references are aligned in pieces of this many frames...
@@ -212,6 +214,13 @@ def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarr
     for (s0, s1), f, p in zip(islands, flux, peak, strict=True):
         if f < tuning.min_flux_db and not (f >= tuning.min_held_flux_db and p >= level):
             m[s0:s1] = False
+    # a breath or a click between words read one by one rises far less than the words do: not a word
+    kept = [(s0, s1) for s0, s1 in zip(*runs(m), strict=True)]
+    if len(kept) >= 3:
+        peaks = np.array([excess[s0:s1].max() for s0, s1 in kept])
+        for (s0, s1), p in zip(kept, peaks, strict=True):
+            if p < np.median(peaks) - tuning.weak_island_db:
+                m[s0:s1] = False
     # a word that opens with a voiced sound (l, m, n, d) rises first in the low bands, which the detector
     # leaves out: each stretch starts where the whole spectrum first rose (up to onset_reach earlier)
     whole = np.maximum(lm - floor - swing(lm, floor, m), 0).mean(1)
