@@ -7,8 +7,10 @@ reading onto the real audio, and each word start travels through the warp. No mo
    turned into cepstra; pauses over 0.25 s shrink to 0.1 s in both.
 4. DTW (dtaidistance's C warping path) pairs the frames; a long reference is aligned coarse, then in
    overlapping pieces, so memory stays bounded (``max_cells``) whatever the length.
-5. Word starts map through the warp; a start inside a real pause moves to where speech resumes, one beside a
-   real onset snaps to it.
+5. Word starts map through the warp; a start inside a real pause (or in the last 50 ms before one) moves to
+   where speech resumes, one beside a real onset snaps to it. Words read one by one (about as many stretches
+   of speech as words) are read one by one by eSpeak too (its word gap), and every stretch after a pause
+   starts a word (measured on real recordings of people: bench/align.py, tests/test_align_real.py).
 6. Was the text spoken at all? The same warp with the words shuffled (or, for short texts, the reading
    reversed) costs about as much when the text is wrong, clearly more when it is right; with the jitter of
    the warp's slope this gives a score, and a :class:`TextMismatchError` above ``mismatch_score``.
@@ -34,7 +36,7 @@ from shortskit.providers.base import Word
 
 __all__ = ["VERSION", "align_file", "align_samples"]
 
-VERSION = "1"  # bump when the same audio and text would get other word times
+VERSION = "2"  # bump when the same audio and text would get other word times
 
 
 def _reading(text: str, language: str, rate: int, word_gap: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
