@@ -442,9 +442,9 @@ def test_offline_a_language_other_than_chinese_loads_without_the_segmenter_model
     asyncio.run(voice.synthesize("Hola, mundo.", tmp_path / "es.wav", language="es"))
     err = capfd.readouterr().err
     assert "Sampling" not in err and "FutureWarning" not in err and "deprecated" not in err, err
-    with pytest.raises(ConfigError, match=r"pkuseg segmenter's model.*spacy_ontonotes\.zip") as caught:
+    with pytest.raises(ConfigError, match=r"Chinese segmenter \(spacy-pkuseg\).*spacy_ontonotes\.zip") as caught:
         asyncio.run(voice.synthesize("你好。", tmp_path / "zh.wav", language="zh"))
-    assert str(tmp_path / "pkuseg") in str(caught.value) and "weights" not in str(caught.value)
+    assert str(tmp_path / "pkuseg") in str(caught.value) and "cannot load the weights" not in str(caught.value)
     (tmp_path / "pkuseg").mkdir()
     (tmp_path / "pkuseg" / "spacy_ontonotes.zip").write_bytes(b"x")  # pre-seeded: Chinese works, segmented
     asyncio.run(voice.synthesize("你好。", tmp_path / "zh.wav", language="zh"))
@@ -476,3 +476,21 @@ def test_multilingual_speech_gets_aligned_captions(
     truth = _true_starts(fake_chatterbox.calls(), 0.4)
     err = np.abs(np.array([w.start for w in words]) - np.array(truth)) * 1000
     assert np.median(err) <= 50 and err.max() <= 150, err
+
+
+def test_a_segmenter_download_failing_at_load_is_named_not_the_weights(
+    fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chatterbox.mtl_tts import ChatterboxMultilingualTTS
+
+    from shortskit.providers import chatterbox as provider
+
+    monkeypatch.setattr(provider, "_lazy_segmenter", lambda: None)  # as 0.1.7 is: pkuseg() at load
+    monkeypatch.setenv("PKUSEG_HOME", str(tmp_path / "pkuseg"))
+    copy = tmp_path / "weights"
+    copy.mkdir()
+    for name in ChatterboxMultilingualTTS.FILES:
+        (copy / name).write_bytes(b"x")  # a complete local copy: the weights are fine
+    voice = create_voice("chatterbox", model_dir=str(copy), device="cpu")
+    with pytest.raises(ConfigError, match=r"Chinese segmenter \(spacy-pkuseg\).*weights are not the problem"):
+        asyncio.run(voice.synthesize("Hola.", tmp_path / "es.wav", language="es"))

@@ -298,6 +298,8 @@ class ChatterboxVoice:
         what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
         if self._is_oom(exc):
             return ConfigError(_OOM)
+        if multilingual and _from_pkuseg(exc):  # a package whose segmenter we could not make lazy
+            return ConfigError(_pkuseg_missing(exc))
         if where is not None:
             return ConfigError(
                 f"chatterbox: cannot load the weights in {where} (a local copy of {REPO}, from the voice option "
@@ -406,14 +408,25 @@ class _LazySegmenter:
                 try:
                     self._segmenter = pkuseg()
                 except Exception as exc:
-                    home = os.environ.get("PKUSEG_HOME", "~/.pkuseg")
-                    raise ConfigError(
-                        f"chatterbox: Chinese needs the pkuseg segmenter's model, which it downloads into {home} "
-                        f"($PKUSEG_HOME) and could not ({type(exc).__name__}: {exc}). Offline? Fetch {PKUSEG_URL} "
-                        f"where there is a network and put it in {home}, unzipped beside the zip "
-                        f"({home}/spacy_ontonotes.zip and {home}/spacy_ontonotes/)"
-                    ) from None
+                    raise ConfigError(_pkuseg_missing(exc)) from None
         return [text] if self._segmenter is None else self._segmenter.cut(text)
+
+
+def _pkuseg_missing(exc: BaseException) -> str:
+    home = os.environ.get("PKUSEG_HOME", "~/.pkuseg")
+    return (
+        f"chatterbox: the multilingual model's Chinese segmenter (spacy-pkuseg) downloads its model into {home} "
+        f"($PKUSEG_HOME) and could not ({type(exc).__name__}: {exc}). Offline? Fetch {PKUSEG_URL} where there is "
+        f"a network and put it in {home}, unzipped beside the zip ({home}/spacy_ontonotes.zip and "
+        f"{home}/spacy_ontonotes/); the model weights are not the problem"
+    )
+
+
+def _from_pkuseg(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside spacy-pkuseg (its model download)."""
+    import traceback
+
+    return any("pkuseg" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def _lazy_segmenter() -> None:
