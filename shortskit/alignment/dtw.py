@@ -257,7 +257,13 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
 
     # words spoken one by one (about as many stretches of speech as words): read them one by one too, so the
     # pauses of both readings line up and each word's start can snap to where the real word begins
-    one_by_one = len(tokens) >= 3 and len(ft.runs(real)[0]) >= tuning.one_by_one * len(tokens)
+    # (counted with held syllables as speech, which such a reading has and running speech over a bed has not)
+    held = ft.speech_frames(lm_r, bg, tuning, held=True)
+    one_by_one = len(tokens) >= 3 and len(ft.runs(held)[0]) >= tuning.one_by_one * len(tokens)
+    if one_by_one:
+        real = held
+        keep_r = ft.compact_index(real, tuning)
+        y_feat = ft.normalise(ft.cepstra(lm_r, floor_r, tuning)[keep_r])
     gap = tuning.word_gap if one_by_one else 0
     rate = tuning.ref_rate
     x_feat, read, keep_s, st, en = reading(text, rate)

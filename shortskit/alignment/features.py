@@ -177,7 +177,7 @@ def swing(lm: np.ndarray, floor: np.ndarray, speech: np.ndarray) -> np.ndarray |
     return np.percentile(np.maximum(lm - floor, 0.0)[~speech], 90, axis=0)
 
 
-def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
+def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning, *, held: bool = False) -> np.ndarray:
     """Which frames hold speech: well above the background in the VAD bands, and changing like a voice."""
     _, centres = _mel_bank(tuning.n_mels, tuning.fmin, tuning.fmax)
     b0, b1 = np.searchsorted(centres, tuning.vad_f0), np.searchsorted(centres, tuning.vad_f1)
@@ -210,7 +210,8 @@ def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarr
     # a held syllable ("maaa", read slowly) changes as little as a note, but stands out as much as the voice's
     # other words: kept when it rises about as high over the background as the weakest of them (a bed under
     # the voice does not)
-    level = min(sure) - tuning.held_margin_db if sure else math.inf
+    # (only for words read one by one, ``held``: in running speech such an island was a note of the bed)
+    level = min(sure) - tuning.held_margin_db if sure and held else math.inf
     for (s0, s1), f, p in zip(islands, flux, peak, strict=True):
         if f < tuning.min_flux_db and not (f >= tuning.min_held_flux_db and p >= level):
             m[s0:s1] = False
