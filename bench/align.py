@@ -9,6 +9,10 @@ and without the music bed under it and with long pauses. For each case it prints
 of the word-start error next to the syllable estimate (words spread by their letters), and the speed in times
 real time (CPU of the align call); then the speed of the whole ``shortskit align`` command, process start
 included. Targets: median <= 50 ms, p90 <= 120 ms, >= 20x real time (the issue's floor: 60 / 150 ms, 10x).
+
+Then real recordings of people (tests/real_speech.py: Debian's klettres-data and alsa-utils, words timed by hand
+in tests/data/real_speech.json; `apt-get install klettres-data alsa-utils`): per language, words read one by one
+with pauses, the same under the music bed, and read quicker; target median <= 50 ms, p90 <= 150 ms per language.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shortskit import align
 from shortskit.timing import estimate_words
+from tests import real_speech
 from tests.speech import EN, ES, Spoken, build, errors_ms, espeak_case, festival_available, festival_sentence
 
 CA = [
@@ -62,6 +67,31 @@ def cases(folder: Path) -> list[tuple[str, str, Spoken]]:
     return found
 
 
+def real(folder: Path) -> None:
+    """The aligner on real recordings of people, per language and reading (see the module docstring)."""
+    if not real_speech.available():
+        print(f"(real recordings missing: {real_speech.INSTALL})")
+        return
+    print(f"\n{'real recordings of people':<34} {'slow':>13} {'music':>13} {'quick':>13} | {'all':>13}")
+    for language in real_speech.languages():
+        for alsa in (False, True) if language == "en" else (False,):
+            cells, pooled = [], []
+            for style in real_speech.STYLES:
+                case = real_speech.case(folder / "real.wav", language, style, alsa=alsa)
+                try:
+                    words = align(case.path, case.text, language=language, aligner="dtw")
+                except Exception as exc:  # a refusal is a result here
+                    cells.append(f"{type(exc).__name__[:13]:>13}")
+                    pooled += [10_000.0] * len(case.starts)
+                    continue
+                err = errors_ms([w.start for w in words], case.starts)
+                pooled += list(err)
+                cells.append(f"{np.median(err):>5.0f}/{np.percentile(err, 90):>5.0f}ms")
+            name = f"{language} {'alsa-utils phrases' if alsa else 'klettres words'} ({len(case.starts)})"
+            print(f"{name:<34} {' '.join(cells)} | {np.median(pooled):>5.0f}/{np.percentile(pooled, 90):>5.0f}ms")
+    print("(median/p90 word-start error; a refusal counts as 10 s for every word)")
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,6 +117,7 @@ def main() -> None:
             f"{'pooled':<50} {np.median(pooled):>5.0f}ms {np.percentile(pooled, 90):>4.0f}ms | "
             f"{np.median(base):>6.0f}ms {np.percentile(base, 90):>4.0f}ms | {min(speeds):>9.0f}x (slowest)"
         )
+        real(folder)
         # the whole command, Python start and imports included, on the longest case
         name, language, case = max(made, key=lambda r: r[2].duration)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

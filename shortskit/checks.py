@@ -219,6 +219,13 @@ def checked_providers(
             speaker.check_language(story.language)
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="language") from None
+    if hasattr(speaker, "check_text"):  # text a voice cannot say (eSpeak's Japanese and kanji), before any work
+        for i, scene in enumerate(story.scenes, start=1):
+            if scene.text and getattr(scene, "audio", None) is None:
+                try:
+                    speaker.check_text(scene.text, story.language)
+                except ConfigError as exc:
+                    raise StoryError(str(exc), file=story.source, scene=i, field="text") from None
     _check_scene_files(story, deep)
     _check_recordings_language(story)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):

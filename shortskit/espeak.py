@@ -19,7 +19,7 @@ import numpy as np
 
 from shortskit.errors import ConfigError, ProviderError
 
-__all__ = ["RATE_RANGE", "Synthesis", "check_voice", "list_voices", "speech_end", "synthesize"]
+__all__ = ["RATE_RANGE", "Synthesis", "check_voice", "list_voices", "speech_end", "synthesize", "unspoken"]
 
 # espeak_ng API constants (speak_lib.h)
 _AUDIO_OUTPUT_RETRIEVAL = 1
@@ -27,6 +27,7 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE = 1
 _PITCH = 3
+_WORDGAP = 7
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
 
@@ -300,6 +301,33 @@ def _select_voice(lib: ctypes.CDLL, voice: str | None, language: str) -> str:
     )
 
 
+def _ideographs(text: str) -> list[str]:
+    """The Han characters (kanji) of ``text``, in order, each once."""
+    seen: dict[str, None] = {}
+    for ch in text:
+        o = ord(ch)
+        if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FA1F:
+            seen[ch] = None
+    return list(seen)
+
+
+def unspoken(text: str, voice: str) -> str | None:
+    """Why eSpeak's ``voice`` (as resolved) cannot say ``text``, or None when it can.
+
+    eSpeak NG 1.52's Japanese voice speaks kana only: each kanji comes out as "Chinese letter" (checked with
+    espeak_TextToPhonemes), so a Japanese narration with kanji would be nonsense, and so would the aligner's
+    reading of it.
+    """
+    base = voice.split("+")[0].lower()
+    if base in ("ja", "jpx") and (kanji := _ideographs(text)):
+        shown = "".join(kanji[:6]) + ("…" if len(kanji) > 6 else "")
+        return (
+            f"eSpeak's Japanese voice reads kana only and says 'Chinese letter' for each kanji ({shown}): "
+            "write the narration in hiragana or katakana for the espeak voice, or use the chatterbox voice"
+        )
+    return None
+
+
 def list_voices() -> list[str]:
     """Language codes eSpeak speaks (each one a valid ``voice=``), sorted."""
     with _LOCK:
@@ -323,9 +351,10 @@ def check_voice(voice: str | None, language: str) -> str:
 
 
 def synthesize(
-    text: str, *, voice: str | None = None, language: str = "en", rate: int = 175, pitch: int = 50
+    text: str, *, voice: str | None = None, language: str = "en", rate: int = 175, pitch: int = 50, word_gap: int = 0
 ) -> Synthesis:
-    """Speak ``text`` with ``voice`` (or the best voice for ``language``) at ``rate`` words a minute."""
+    """Speak ``text`` with ``voice`` (or the best voice for ``language``) at ``rate`` words a minute, with a
+    pause of ``word_gap`` x 10 ms after every word (the aligner's reading of words spoken one by one)."""
     global _capture
     # a NUL would end the C string early and shift nothing else, so speak it as a space
     data = text.replace("\x00", " ").encode("utf-8")
@@ -337,6 +366,7 @@ def synthesize(
         # parameters are global too: set them on every call, another caller may have changed them
         lib.espeak_SetParameter(_RATE, min(RATE_RANGE[1], max(RATE_RANGE[0], int(rate))), 0)
         lib.espeak_SetParameter(_PITCH, int(pitch), 0)
+        lib.espeak_SetParameter(_WORDGAP, max(0, int(word_gap)), 0)
         _capture = capture
         try:
             code = lib.espeak_Synth(buffer, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)

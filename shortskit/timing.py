@@ -108,14 +108,21 @@ def fill_gaps(
     return tuple(words)
 
 
-def words_from_char_events(text: str, events: Sequence[tuple[int, float]], speech_end: float) -> tuple[Word, ...]:
-    """Words of ``text.split()`` from word events that point into ``text``: (1-based character, seconds).
+def words_from_char_events(
+    text: str,
+    events: Sequence[tuple[int, float]],
+    speech_end: float,
+    spans: Sequence[tuple[int, int, str]] | None = None,
+) -> tuple[Word, ...]:
+    """Words of ``text.split()`` (or of ``spans``, 0-based (start, end, word) in order, such as a segmenter's
+    words of Chinese) from word events that point into ``text``: (1-based character, seconds).
 
-    eSpeak reports a word event at the character where each spoken word begins. A token it speaks as several
-    words ("$1,500.75") keeps its first event; an event between tokens (its second word for an emoji points at
-    the following space) belongs to the token before it; tokens it did not speak share the time around them.
+    eSpeak reports a word event at the character where each spoken word begins (in cmn and yue at every Han
+    character, so segmented words each get their own time). A token it speaks as several words ("$1,500.75")
+    keeps its first event; an event between tokens (its second word for an emoji points at the following
+    space) belongs to the token before it; tokens it did not speak share the time around them.
     """
-    spans = token_spans(text)
+    spans = list(spans) if spans is not None else token_spans(text)
     if not spans:
         return ()
     starts: list[float | None] = [None] * len(spans)

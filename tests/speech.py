@@ -95,6 +95,20 @@ def festival_available() -> bool:
     return shutil.which("festival") is not None
 
 
+def tonal_bed(n: int, *, roots: tuple[float, ...] = (220.0, 277.2, 329.6), partials: int = 11) -> np.ndarray:
+    """``n`` samples (24 kHz) of a steady A major chord, each note with ``partials`` harmonics falling as
+    1/sqrt(k): a held pad whose harmonics reach about 3.6 kHz and beat against each other."""
+    t = np.arange(n) / RATE
+    bed = sum(np.sin(2 * np.pi * f * k * t) / math.sqrt(k) for f in roots for k in range(1, partials + 1))
+    return np.asarray(bed, np.float32)
+
+
+def under(y: np.ndarray, bed: np.ndarray, db: float) -> np.ndarray:
+    """``bed`` mixed ``db`` (negative: below) against the RMS of the speech in ``y``, peak-normalised."""
+    mix = y + bed[: len(y)] * _rms(y) / math.sqrt(float((bed**2).mean())) * 10 ** (db / 20)
+    return (mix * 0.9 / max(1e-6, float(np.abs(mix).max()))).astype(np.float32)
+
+
 def _music(seconds: float, seed: int) -> np.ndarray:
     from shortskit import ffmpeg
     from shortskit.music import make_music_bed

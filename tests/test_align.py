@@ -21,7 +21,20 @@ from shortskit import NoSpeechError, TextMismatchError, ffmpeg, parse_story
 from shortskit.audio import write_wav
 from shortskit.timing import estimate_words
 from tests.conftest import small_story, write_story
-from tests.speech import EN, ES, RATE, Spoken, errors_ms, espeak_case, espeak_sentence
+from tests.speech import (
+    EN,
+    ES,
+    RATE,
+    Spoken,
+    build,
+    errors_ms,
+    espeak_case,
+    espeak_sentence,
+    festival_available,
+    festival_sentence,
+    tonal_bed,
+    under,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +94,41 @@ def test_silence_and_music_only_hold_no_speech(tmp_path: Path) -> None:
     make_music_bed(tmp_path / "music.wav", duration=10, mood="upbeat")
     with pytest.raises(NoSpeechError, match=r"music\.wav: no speech found"):
         shortskit.align(tmp_path / "music.wav", "Hello there, how are you today?")
+
+
+@pytest.mark.skipif(not festival_available(), reason="needs Festival: apt-get install festival festvox-us-slt-hts")
+def test_another_synthesizer_over_a_quiet_tonal_bed_is_speech(tmp_path: Path) -> None:
+    # Festival's HTS voice 13 dB over a held chord whose harmonics fill the bands the speech detector reads:
+    # the bed's bands barely change, so counted with them the voice's spectral flux looked like music's
+    texts = EN[:2]
+    clean = build(tmp_path / "clean.wav", [festival_sentence(t) for t in texts], texts)
+    y = ffmpeg.decode_audio(clean.path, sample_rate=RATE)
+    write_wav(tmp_path / "bed.wav", under(y, tonal_bed(len(y)), -13.0), RATE)
+    words = shortskit.align(tmp_path / "bed.wav", clean.text, language="en")
+    err = errors_ms([w.start for w in words], clean.starts)
+    assert np.median(err) <= 50 and np.percentile(err, 90) <= 250, (np.median(err), np.percentile(err, 90))
+    # the bed alone is still no speech
+    write_wav(tmp_path / "only.wav", 0.3 * tonal_bed(RATE * 8) / 20, RATE)
+    with pytest.raises(NoSpeechError):
+        shortskit.align(tmp_path / "only.wav", clean.text, language="en")
+
+
+FR = [
+    "Le vieux gardien du phare montait l'escalier chaque soir à la même heure.",
+    "Personne au village ne savait pourquoi il ne manquait jamais une soirée.",
+]
+
+
+def test_a_right_text_read_slowly_word_by_word_with_pauses(tmp_path: Path) -> None:
+    # each word on its own at 90 words a minute, 0.4 to 1.2 s apart: three and a half times the speech of
+    # eSpeak's reading (once refused as "implausible for this text"), and a reading without those pauses that
+    # let the warp put words in the tail of the word before
+    words = " ".join(FR).split()
+    gaps = list(np.random.default_rng(0).uniform(0.4, 1.2, len(words)))
+    case = espeak_case(tmp_path / "slow.wav", words, "fr-be+f3", 90, gaps=gaps)
+    found = shortskit.align(case.path, case.text, language="fr")
+    err = errors_ms([w.start for w in found], case.starts)
+    assert np.median(err) <= 50 and np.percentile(err, 90) <= 150, (np.median(err), np.percentile(err, 90))
 
 
 def test_the_wrong_text_is_an_error_naming_the_file(cases: dict[str, Spoken]) -> None:

@@ -427,3 +427,70 @@ def test_gpu_smoke_bench_runs_through(
     assert "GPU: Stand-in GPU" in shown and "model load:" in shown and "real-time factor" in shown
     assert "3-scene short:" in shown and (tmp_path / "b" / "smoke.mp4").exists()
     assert {e["device"] for e in fake_chatterbox.loads()} == {"cuda"} and len(fake_chatterbox.loads()) == 1
+
+
+# -- languages: the Chinese segmenter, aligned captions, a quiet stderr --------------------------------------------
+
+
+def test_offline_a_language_other_than_chinese_loads_without_the_segmenter_model(
+    fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import spacy_pkuseg
+
+    monkeypatch.setenv("PKUSEG_HOME", str(tmp_path / "pkuseg"))  # empty: pkuseg() would download here
+    voice = create_voice("chatterbox", device="cpu")
+    asyncio.run(voice.synthesize("Hola, mundo.", tmp_path / "es.wav", language="es"))
+    err = capfd.readouterr().err
+    assert "Sampling" not in err and "FutureWarning" not in err and "deprecated" not in err, err
+    with pytest.raises(ConfigError, match=r"Chinese segmenter \(spacy-pkuseg\).*spacy_ontonotes\.zip") as caught:
+        asyncio.run(voice.synthesize("你好。", tmp_path / "zh.wav", language="zh"))
+    assert str(tmp_path / "pkuseg") in str(caught.value) and "cannot load the weights" not in str(caught.value)
+    (tmp_path / "pkuseg").mkdir()
+    (tmp_path / "pkuseg" / "spacy_ontonotes.zip").write_bytes(b"x")  # pre-seeded: Chinese works, segmented
+    asyncio.run(voice.synthesize("你好。", tmp_path / "zh.wav", language="zh"))
+    assert spacy_pkuseg.CUTS[-1] == "你好。"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("zh", "今天天气很好。 我们去公园散步吧。 明天再见。"),
+        ("ja", "きょうは いい てんき です。 こうえんに いきましょう。"),
+        ("ar", "الطقس جميل اليوم. لنذهب إلى الحديقة معا."),
+        ("hi", "आज मौसम अच्छा है। चलो पार्क चलते हैं।"),
+    ],
+)
+def test_multilingual_speech_gets_aligned_captions(
+    fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, language: str, text: str
+) -> None:
+    from shortskit.alignment import words_for
+
+    (tmp_path / "pkuseg").mkdir()
+    (tmp_path / "pkuseg" / "spacy_ontonotes.zip").write_bytes(b"x")  # the segmenter's model, pre-seeded
+    monkeypatch.setenv("PKUSEG_HOME", str(tmp_path / "pkuseg"))
+
+    voice = create_voice("chatterbox", device="cpu", chunk_pause=0.4)
+    speech = asyncio.run(voice.synthesize(text, tmp_path / "a.wav", language=language))
+    words, source = words_for(speech, text, language=language)
+    assert source.startswith("dtw/") and [w.text for w in words] == text.split()
+    truth = _true_starts(fake_chatterbox.calls(), 0.4)
+    err = np.abs(np.array([w.start for w in words]) - np.array(truth)) * 1000
+    assert np.median(err) <= 50 and err.max() <= 150, err
+
+
+def test_a_segmenter_download_failing_at_load_is_named_not_the_weights(
+    fake_chatterbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chatterbox.mtl_tts import ChatterboxMultilingualTTS
+
+    from shortskit.providers import chatterbox as provider
+
+    monkeypatch.setattr(provider, "_lazy_segmenter", lambda: None)  # as 0.1.7 is: pkuseg() at load
+    monkeypatch.setenv("PKUSEG_HOME", str(tmp_path / "pkuseg"))
+    copy = tmp_path / "weights"
+    copy.mkdir()
+    for name in ChatterboxMultilingualTTS.FILES:
+        (copy / name).write_bytes(b"x")  # a complete local copy: the weights are fine
+    voice = create_voice("chatterbox", model_dir=str(copy), device="cpu")
+    with pytest.raises(ConfigError, match=r"Chinese segmenter \(spacy-pkuseg\).*weights are not the problem"):
+        asyncio.run(voice.synthesize("Hola.", tmp_path / "es.wav", language="es"))

@@ -221,3 +221,70 @@ def test_list_voices() -> None:
     voices = list_voices()
     assert {"en", "en-us", "es", "pt-br", "cmn"} <= set(voices)
     assert voices == sorted(voices)
+
+
+# -- other scripts -------------------------------------------------------------------------------------------
+
+
+def test_chinese_word_events_at_every_character_time_segmented_words() -> None:
+    from shortskit import espeak
+    from shortskit.timing import words_from_char_events
+
+    text = "今天天气很好，我们去公园散步吧。"
+    said = espeak.synthesize(text, language="zh")
+    assert said.voice == "cmn" and len(said.events) >= 12  # about one event per Han character
+    end = espeak.speech_end(said.samples, said.sample_rate)
+    assert len(words_from_char_events(text, said.events, end)) == 1  # no spaces: one token
+    cuts = ["今天", "天气", "很", "好，", "我们", "去", "公园", "散步", "吧。"]
+    spans, at = [], 0
+    for w in cuts:
+        spans.append((at, at + len(w), w))
+        at += len(w)
+    words = words_from_char_events(text, said.events, end, spans)
+    assert [w.text for w in words] == cuts
+    starts = [w.start for w in words]
+    assert starts == sorted(starts) and len(set(starts)) == len(cuts)  # each word its own time, in order
+    by_position = dict(said.events)
+    assert words[6].start == pytest.approx(by_position[text.index("公园") + 1])  # the event at its first character
+
+
+def test_japanese_kanji_are_refused_kana_are_spoken(tmp_path: Path) -> None:
+    from shortskit import espeak
+
+    voice = EspeakVoice()
+    with pytest.raises(ConfigError, match=r"kana only .*Chinese letter.*今日天気"):
+        voice.check_text("今日はいい天気です。", "ja")
+    with pytest.raises(ProviderError, match="kana only"):
+        speak(voice, "今日はいい天気です。", tmp_path / "k.wav", "ja")
+    voice.check_text("きょうは いい てんき です。", "ja")
+    speech = speak(voice, "きょうは いい てんき です。", tmp_path / "j.wav", "ja")
+    assert [w.text for w in speech.words] == ["きょうは", "いい", "てんき", "です。"]
+    assert speech.words[-1].start > speech.words[0].start and speech.duration < 3.0
+    assert espeak.unspoken("今日", "cmn") is None  # Chinese voices read Han characters
+
+
+def test_a_japanese_story_with_kanji_is_refused_naming_the_scene(tmp_path: Path) -> None:
+    from tests.conftest import run_cli, small_story, write_story
+
+    scenes = [
+        {"text": "きょうは いい てんき。", "image_prompt": "sky"},
+        {"text": "公園に 行きましょう。", "image_prompt": "park"},
+    ]
+    story = write_story(tmp_path, small_story(scenes=scenes, language="ja"))
+    done = run_cli("validate", story)
+    assert done.returncode == 2, done.stderr
+    assert "scene 2" in done.stderr and "text" in done.stderr and "kana only" in done.stderr, done.stderr
+
+
+def test_the_aligner_leaves_japanese_kanji_to_the_estimate_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shortskit.alignment import words_for
+
+    speech = speak(EspeakVoice(), "こうえんに いきましょう。", tmp_path / "j.wav", "ja")
+    unaligned = Speech(speech.path, speech.duration, speech.sample_rate, None, {})
+    words, source = words_for(unaligned, "公園に 行きましょう。", language="ja", scene=3)
+    assert source.startswith("estimate/") and [w.text for w in words] == ["公園に", "行きましょう。"]
+    assert "scene 3" in caplog.text and "kana only" in caplog.text
+    words, source = words_for(unaligned, "こうえんに いきましょう。", language="ja")
+    assert source.startswith("dtw/")  # kana: aligned

@@ -44,6 +44,11 @@ def _dtw(audio: Path, text: str, language: str) -> list[Word]:
             f"eSpeak has no voice for language {language!r}, and the dtw aligner reads the text with eSpeak; "
             "give a language it speaks (such as en, es, fr or pt-BR)"
         )
+    from shortskit import espeak
+
+    why = espeak.unspoken(text, espeak.check_voice(None, language))
+    if why is not None:
+        raise ConfigError(f"the dtw aligner reads the text with eSpeak, and {why}")
     return align_file(audio, text, language)
 
 

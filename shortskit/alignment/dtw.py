@@ -7,8 +7,10 @@ reading onto the real audio, and each word start travels through the warp. No mo
    turned into cepstra; pauses over 0.25 s shrink to 0.1 s in both.
 4. DTW (dtaidistance's C warping path) pairs the frames; a long reference is aligned coarse, then in
    overlapping pieces, so memory stays bounded (``max_cells``) whatever the length.
-5. Word starts map through the warp; a start inside a real pause moves to where speech resumes, one beside a
-   real onset snaps to it.
+5. Word starts map through the warp; a start inside a real pause (or in the last 50 ms before one) moves to
+   where speech resumes, one beside a real onset snaps to it. Words read one by one (about as many stretches
+   of speech as words) are read one by one by eSpeak too (its word gap), and every stretch after a pause
+   starts a word (measured on real recordings of people: bench/align.py, tests/test_align_real.py).
 6. Was the text spoken at all? The same warp with the words shuffled (or, for short texts, the reading
    reversed) costs about as much when the text is wrong, clearly more when it is right; with the jitter of
    the warp's slope this gives a score, and a :class:`TextMismatchError` above ``mismatch_score``.
@@ -34,17 +36,18 @@ from shortskit.providers.base import Word
 
 __all__ = ["VERSION", "align_file", "align_samples"]
 
-VERSION = "1"  # bump when the same audio and text would get other word times
+VERSION = "2"  # bump when the same audio and text would get other word times
 
 
-def _reading(text: str, language: str, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """eSpeak reading ``text``: (16 kHz float samples, each token's start and end in seconds)."""
+def _reading(text: str, language: str, rate: int, word_gap: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """eSpeak reading ``text`` (``word_gap`` x 10 ms after each word): (16 kHz float samples, each token's start
+    and end in seconds)."""
     import soxr
 
     from shortskit import espeak
     from shortskit.timing import words_from_char_events
 
-    said = espeak.synthesize(text, language=language, rate=rate)
+    said = espeak.synthesize(text, language=language, rate=rate, word_gap=word_gap)
     if not len(said.samples):
         raise ProviderError("eSpeak produced no audio for the text", provider="aligner")
     y = said.samples.astype(np.float32) / 32768.0
@@ -126,10 +129,11 @@ def _snap_onsets(
 ) -> np.ndarray:
     """A start inside a real pause moves to the pause's end; one near a real speech onset snaps to it when
     the word also follows a pause in the reading."""
-    onsets = ft.runs(real)[0]
+    onsets, offsets = ft.runs(real)
     if len(onsets) == 0:
         return starts
     radius = int(tuning.snap_radius * FPS)
+    tail = int(tuning.tail_snap * FPS)
     out = starts.copy()
     for k, s in enumerate(starts):
         j = int(np.searchsorted(onsets, s))
@@ -137,11 +141,49 @@ def _snap_onsets(
             if j < len(onsets):
                 out[k] = onsets[j]
             continue
+        # the last few frames before a pause: no word starts there, the warp only ran late out of the word
+        # before (a reading without that pause, against words spoken one by one)
+        if j < len(onsets) and j > 0 and offsets[j - 1] - s <= tail:
+            out[k] = onsets[j]
+            continue
         fr = round(ref_starts[k] * FPS)
         if fr > 0 and not read[max(0, fr - 8) : fr].any():
             near = [onsets[i] for i in (j - 1, j) if 0 <= i < len(onsets) and abs(onsets[i] - s) <= radius]
             if near:
                 out[k] = min(near, key=lambda o: abs(o - s))
+    return out
+
+
+def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """Each stretch of speech after a real pause (over ``word_pause``) starts a word: where one holds none,
+    the words before it move one stretch on, back to the nearest stretch that holds two or more.
+
+    A reading without those pauses (words read one by one) lets the warp run late out of a word and place the
+    next one still inside it; a person rarely pauses inside a word.
+    """
+    onsets, offsets = ft.runs(real)
+    out = starts.copy()
+    longest = int(tuning.word_pause * FPS)
+
+    def last_in(i: int) -> int:  # the last word starting in stretch i (up to the next one), -1 if none
+        end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
+        found = np.flatnonzero((out >= onsets[i]) & (out < end))
+        return int(found[-1]) if len(found) else -1
+
+    def count(i: int) -> int:
+        end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
+        return int(((out >= onsets[i]) & (out < end)).sum())
+
+    for i in range(1, len(onsets)):
+        if onsets[i] - offsets[i - 1] <= longest or count(i):
+            continue
+        j = i - 1
+        while j > 0 and count(j) == 1 and onsets[j] - offsets[j - 1] > longest:
+            j -= 1
+        if count(j) < 2:
+            continue
+        for m in range(j, i):  # stretch m gives its last word to stretch m + 1
+            out[last_in(m)] = onsets[m + 1]
     return out
 
 
@@ -159,13 +201,21 @@ def _spoken_score(
 
 
 def _check_spoken(
-    x: np.ndarray, y: np.ndarray, fmap: np.ndarray, tokens: list[str], impostor: np.ndarray | None, tuning: Tuning
+    x: np.ndarray,
+    y: np.ndarray,
+    fmap: np.ndarray,
+    tokens: list[str],
+    impostor: np.ndarray | None,
+    tuning: Tuning,
+    one_by_one: bool = False,
 ) -> None:
     """Raise :class:`TextMismatchError` unless the text's own order fits the audio clearly better than an
     impostor's (the words shuffled, or for short texts the reading reversed)."""
     ratio, jitter = _spoken_score(x, y, fmap, impostor, tuning)
     score = ratio + jitter
-    if impostor is None:  # short texts: the reversed reading separates less well, so only a lenient test
+    if one_by_one:  # words read one by one: the warp's slope jumps at every pause, so the ratio alone
+        bad = ratio > tuning.impostor_max_one_by_one
+    elif impostor is None:  # short texts: the reversed reading separates less well, so only a lenient test
         bad = ratio > tuning.impostor_max_short
     else:
         bad = score > tuning.mismatch_score or ratio > tuning.impostor_max
@@ -196,7 +246,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
 
     def reading(words: str, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """eSpeak reading ``words``: compacted features, speech frames, kept frames, word starts and ends."""
-        samples, starts, ends = _reading(words, language, rate)
+        samples, starts, ends = _reading(words, language, rate, gap)
         lm_s, energy_s = ft.logmel(samples, tuning)
         read = ft.smooth_vad(energy_s > energy_s.max() - 50.0, tuning)  # eSpeak is clean: a fixed threshold
         floor_s = np.maximum(
@@ -205,6 +255,16 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         keep_s = ft.compact_index(read, tuning)
         return ft.normalise(ft.cepstra(lm_s, floor_s, tuning)[keep_s]), read, keep_s, starts, ends
 
+    # words spoken one by one (about as many stretches of speech as words): read them one by one too, so the
+    # pauses of both readings line up and each word's start can snap to where the real word begins
+    # (counted with held syllables as speech, which such a reading has and running speech over a bed has not)
+    held = ft.speech_frames(lm_r, bg, tuning, held=True)
+    one_by_one = len(tokens) >= 3 and len(ft.runs(held)[0]) >= tuning.one_by_one * len(tokens)
+    if one_by_one:
+        real = held
+        keep_r = ft.compact_index(real, tuning)
+        y_feat = ft.normalise(ft.cepstra(lm_r, floor_r, tuning)[keep_r])
+    gap = tuning.word_gap if one_by_one else 0
     rate = tuning.ref_rate
     x_feat, read, keep_s, st, en = reading(text, rate)
     paced = round(min(450, max(80, rate * read.sum() / max(1, real.sum()))))
@@ -212,7 +272,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         rate = paced
         x_feat, read, keep_s, st, en = reading(text, rate)
     speech_ratio = real.sum() / max(1, read.sum()) * tuning.ref_rate / rate
-    if not 1 / 3 <= speech_ratio <= 3:
+    if not 1 / 3 <= speech_ratio <= (tuning.max_ratio_one_by_one if one_by_one else tuning.max_speech_ratio):
         raise TextMismatchError(
             f"the audio has {real.sum() / FPS:.1f} s of speech, implausible for this text ({speech_ratio:.2f}x "
             f"what eSpeak needs at {tuning.ref_rate} words a minute): is it the right audio file?"
@@ -225,7 +285,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         if (order == np.arange(len(tokens))).all():
             order = order[::-1]
         impostor = reading(" ".join(tokens[i] for i in order), rate)[0]
-    _check_spoken(x_feat, y_feat, fmap, tokens, impostor, tuning)
+    _check_spoken(x_feat, y_feat, fmap, tokens, impostor, tuning, one_by_one)
 
     def to_real(t_ref: np.ndarray) -> np.ndarray:
         fr = np.clip(np.round(t_ref * FPS).astype(np.int64), 0, len(read) - 1)
@@ -238,7 +298,7 @@ def align_samples(y: np.ndarray, text: str, language: str = "en", tuning: Tuning
         seg = read[a:b]
         if len(seg) and not seg[-1] and seg.any():
             ends_ref[k] = (a + np.flatnonzero(seg)[-1] + 1) / FPS
-    starts = np.maximum.accumulate(_snap_onsets(to_real(st), st, real, read, tuning))
+    starts = _fill_islands(np.maximum.accumulate(_snap_onsets(to_real(st), st, real, read, tuning)), real, tuning)
     ends = to_real(ends_ref)
     out: list[Word] = []
     for k, token in enumerate(tokens):

@@ -9,6 +9,7 @@ spectral envelope and little of the speaker, so another voice, another synthesiz
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +27,7 @@ __all__ = [
     "runs",
     "smooth_vad",
     "speech_frames",
+    "swing",
 ]
 
 RATE = 16000  # Hz the aligner works at
@@ -51,19 +53,33 @@ class Tuning:
     vad_rel: float = 0.2  # ...or this share of the 95th percentile excess, if larger
     vad_f0: float = 1100.0  # Hz: the VAD bands (music beds sit mostly lower)
     vad_f1: float = 6000.0
+    weak_island_db: float = 20.0  # a stretch whose peak is this far under the median stretch's: a breath
+    onset_reach: float = 0.12  # s: how far a stretch of speech may reach back where the whole spectrum rose
     vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
-    min_flux_db: float = 1.9  # mean spectral flux (dB a frame) below this: music, not a voice
+    min_flux_db: float = 1.5  # mean spectral flux (dB a frame) below this: music, not a voice (beds: 0.6-1.3)
+    min_held_flux_db: float = 1.0  # ...unless it rises within held_margin_db of the weakest sure word's peak
+    held_margin_db: float = 8.0
+    flux_band_share: float = 0.25  # ...in the bands above the background in this share of the island's frames
     ref_rate: int = 175  # words a minute of eSpeak's first reading of the text
+    one_by_one: float = 0.5  # at least this many stretches of speech per word: words read one by one...
+    word_gap: int = 40  # ...and eSpeak reads them with this pause after each (x 10 ms)
+    max_speech_ratio: float = 4.5  # more speech than this times the first reading's: not this text (slow careful
+    # reading word by word with pauses reached 3.6x; a third of it is the lower limit)
     max_pause: float = 0.25  # s: longer pauses shrink...
     keep_pause: float = 0.10  # s: ...to this, in both signals, before DTW
     snap_radius: float = 0.15  # s: a word start this close to a real speech onset snaps to it
+    word_pause: float = 0.15  # s: a pause at least this long before a stretch of speech: a new word begins
+    tail_snap: float = 0.05  # s: a start this close before the end of real speech moves to where it resumes
     max_cells: int = 4_000_000  # largest DTW matrix done in one piece (32 MB of float64)
     win_frames: int = 1200  # longer references are aligned in pieces of this many frames...
     win_overlap: int = 200  # ...widened by this on both sides
     mismatch_score: float = 1.30  # impostor ratio + warp jitter above this: the text was not spoken
     impostor_max: float = 1.0  # impostor ratio alone above this: the same (right texts reached 0.97)
     impostor_max_short: float = 0.98  # the only test for short texts
+    impostor_max_one_by_one: float = 1.05  # the only test for words read one by one (real recordings: right
+    # texts 0.82-1.03, the same words shuffled 0.96-1.01: a shuffled text passes, a foreign one seldom)
+    max_ratio_one_by_one: float = 8.0  # speech per eSpeak's reading, words one by one (drawn-out syllables: 6.2x)
     shuffle_min_words: int = 8  # shorter texts (or speech) use the time-reversed reference as impostor
     shuffle_min_s: float = 5.0
 
@@ -153,7 +169,15 @@ def smooth_vad(speech: np.ndarray, tuning: Tuning) -> np.ndarray:
     return m
 
 
-def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
+def swing(lm: np.ndarray, floor: np.ndarray, speech: np.ndarray) -> np.ndarray | float:
+    """How far each band rises above its background where there is no speech (90th percentile, dB): a tonal
+    bed's beating notes do, steady noise hardly."""
+    if (~speech).sum() < 10:
+        return 0.0
+    return np.percentile(np.maximum(lm - floor, 0.0)[~speech], 90, axis=0)
+
+
+def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning, *, held: bool = False) -> np.ndarray:
     """Which frames hold speech: well above the background in the VAD bands, and changing like a voice."""
     _, centres = _mel_bank(tuning.n_mels, tuning.fmin, tuning.fmax)
     b0, b1 = np.searchsorted(centres, tuning.vad_f0), np.searchsorted(centres, tuning.vad_f1)
@@ -167,11 +191,46 @@ def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarr
     for s0, s1 in zip(a[has_core], b[has_core], strict=True):
         m[s0:s1] = True
     m = smooth_vad(m, tuning)
-    # speech changes its spectrum every few 10 ms, a music note does not: slow islands are music
-    flux = np.r_[0.0, np.abs(np.diff(np.maximum(lm, floor + tuning.bg_margin), axis=0)).mean(1)]
-    for s0, s1 in zip(*runs(m), strict=True):
-        if flux[s0:s1].mean() < tuning.min_flux_db:
+    # speech changes its spectrum every few 10 ms, a music note does not: slow islands are music. The flux
+    # is measured in the bands where the island rises above the background: a voice over a steady tonal bed
+    # changes only the bands the bed leaves free, and the bed's own bands would dilute it below the limit.
+    # A beating bed swings above its floor where nobody speaks: that swing is lifted out too.
+    top = floor + tuning.bg_margin + swing(lm, floor, m)
+    lifted = np.maximum(lm, top)
+    step = np.abs(np.diff(lifted, axis=0, prepend=lifted[:1]))
+    above = lm > top
+    islands = list(zip(*runs(m), strict=True))
+    flux, peak = [], []
+    for s0, s1 in islands:
+        share = above[s0:s1].mean(0)
+        bands = share >= min(tuning.flux_band_share, float(share.max()))
+        flux.append(float(step[s0:s1][:, bands].mean()))
+        peak.append(float(excess[s0:s1].max()))
+    sure = [p for f, p in zip(flux, peak, strict=True) if f >= tuning.min_flux_db]
+    # a held syllable ("maaa", read slowly) changes as little as a note, but stands out as much as the voice's
+    # other words: kept when it rises about as high over the background as the weakest of them (a bed under
+    # the voice does not)
+    # (only for words read one by one, ``held``: in running speech such an island was a note of the bed)
+    level = min(sure) - tuning.held_margin_db if sure and held else math.inf
+    for (s0, s1), f, p in zip(islands, flux, peak, strict=True):
+        if f < tuning.min_flux_db and not (f >= tuning.min_held_flux_db and p >= level):
             m[s0:s1] = False
+    # a breath or a click between words read one by one rises far less than the words do: not a word
+    kept = [(s0, s1) for s0, s1 in zip(*runs(m), strict=True)]
+    if len(kept) >= 3:
+        peaks = np.array([excess[s0:s1].max() for s0, s1 in kept])
+        for (s0, s1), p in zip(kept, peaks, strict=True):
+            if p < np.median(peaks) - tuning.weak_island_db:
+                m[s0:s1] = False
+    # a word that opens with a voiced sound (l, m, n, d) rises first in the low bands, which the detector
+    # leaves out: each stretch starts where the whole spectrum first rose (up to onset_reach earlier)
+    whole = np.maximum(lm - floor - swing(lm, floor, m), 0).mean(1)
+    reach = int(tuning.onset_reach * FPS)
+    for s0, _ in zip(*runs(m), strict=True):
+        k = s0
+        while k > 0 and s0 - k < reach and not m[k - 1] and whole[k - 1] > tuning.vad_low_db:
+            k -= 1
+        m[k:s0] = True
     return m
 
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,9 +32,11 @@ from shortskit.workspace import default_workspace, file_digest
 if TYPE_CHECKING:
     from shortskit.story import Story
 
-__all__ = ["ENV_DIR", "INSTALL", "LANGUAGES", "REPO", "ChatterboxVoice", "availability", "language_id"]
+__all__ = ["ENV_DIR", "INSTALL", "LANGUAGES", "PKUSEG_URL", "REPO", "ChatterboxVoice", "availability", "language_id"]
 
 REPO = "ResembleAI/chatterbox"  # the Hugging Face repository from_pretrained downloads
+# the Chinese segmenter's model (spacy-pkuseg), which the multilingual tokenizer fetches into $PKUSEG_HOME
+PKUSEG_URL = "https://github.com/explosion/spacy-pkuseg/releases/download/v0.0.26/spacy_ontonotes.zip"
 ENV_DIR = "SHORTSKIT_CHATTERBOX_DIR"  # a local copy of REPO, for machines that cannot download it
 INSTALL = 'pip install "shortskit[chatterbox]"'
 # What ChatterboxMultilingualTTS speaks (chatterbox-tts 0.1.7's SUPPORTED_LANGUAGES); English has its own model.
@@ -276,6 +279,7 @@ class ChatterboxVoice:
 
         def load() -> _Loaded:
             if multilingual:
+                _lazy_segmenter()
                 from chatterbox.mtl_tts import ChatterboxMultilingualTTS as model_class
             else:
                 from chatterbox.tts import ChatterboxTTS as model_class
@@ -302,6 +306,8 @@ class ChatterboxVoice:
         what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
         if self._is_oom(exc):
             return ConfigError(_OOM)
+        if multilingual and _from_pkuseg(exc):  # a package whose segmenter we could not make lazy
+            return ConfigError(_pkuseg_missing(exc))
         if where is not None:
             return ConfigError(
                 f"chatterbox: cannot load the weights in {where} (a local copy of {REPO}, from ${ENV_DIR} "
@@ -337,8 +343,15 @@ class ChatterboxVoice:
                 _clear_stale_hooks(model)
                 options["language_id"] = lang
             self._torch.manual_seed(self.seed)
+            _quiet_bars()
             try:
-                wav = model.generate(text, **options)
+                # 0.1.7 warns (FutureWarning) and draws its own "Sampling" bar on every chunk: not for our
+                # users' stderr; our progress events say how far a render is
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    wav = model.generate(text, **options)
+            except ShortskitError:
+                raise
             except Exception as exc:
                 if self._is_oom(exc):
                     self._torch.cuda.empty_cache()
@@ -366,3 +379,73 @@ def _package_version() -> str | None:
         return version("chatterbox-tts")
     except PackageNotFoundError:
         return None
+
+
+def _no_bar(iterable: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """What chatterbox's ``tqdm`` becomes: the iterable itself, no bar."""
+    return iterable
+
+
+def _quiet_bars() -> None:
+    """Drop the package's own tqdm bars (T3's ``Sampling …/1000``, the flow matcher's): every module of
+    chatterbox that imported ``tqdm`` by name gets a pass-through instead."""
+    for name, module in list(sys.modules.items()):
+        if (name == "chatterbox" or name.startswith("chatterbox.")) and getattr(module, "tqdm", None) is not None:
+            module.tqdm = _no_bar  # type: ignore[attr-defined]
+
+
+class _LazySegmenter:
+    """spacy-pkuseg's segmenter, built at the first Chinese text rather than when the model loads.
+
+    chatterbox-tts 0.1.7 builds it in every multilingual tokenizer, whatever the language, and ``pkuseg()``
+    downloads its model into $PKUSEG_HOME (default ~/.pkuseg): offline, Spanish failed to load. The package
+    catches only ImportError; we say what failed and how to fetch the model beforehand.
+    """
+
+    def __init__(self) -> None:
+        self._segmenter: Any = None
+        self._missing = False
+
+    def cut(self, text: str) -> list[str]:
+        if self._segmenter is None and not self._missing:
+            try:
+                from spacy_pkuseg import pkuseg
+            except ImportError:  # as the package does: Chinese without segmentation
+                self._missing = True
+            else:
+                try:
+                    self._segmenter = pkuseg()
+                except Exception as exc:
+                    raise ConfigError(_pkuseg_missing(exc)) from None
+        return [text] if self._segmenter is None else self._segmenter.cut(text)
+
+
+def _pkuseg_missing(exc: BaseException) -> str:
+    home = os.environ.get("PKUSEG_HOME", "~/.pkuseg")
+    return (
+        f"chatterbox: the multilingual model's Chinese segmenter (spacy-pkuseg) downloads its model into {home} "
+        f"($PKUSEG_HOME) and could not ({type(exc).__name__}: {exc}). Offline? Fetch {PKUSEG_URL} where there is "
+        f"a network and put it in {home}, unzipped beside the zip ({home}/spacy_ontonotes.zip and "
+        f"{home}/spacy_ontonotes/); the model weights are not the problem"
+    )
+
+
+def _from_pkuseg(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside spacy-pkuseg (its model download)."""
+    import traceback
+
+    return any("pkuseg" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
+
+
+def _lazy_segmenter() -> None:
+    """Make the multilingual tokenizer's Chinese segmenter lazy (see :class:`_LazySegmenter`), so a model for
+    Spanish or Hindi loads offline; a package without that converter is left as it is."""
+    try:
+        from chatterbox.models.tokenizers.tokenizer import ChineseCangjieConverter
+    except ImportError:
+        return
+
+    def init_segmenter(self: Any) -> None:
+        self.segmenter = _LazySegmenter()
+
+    ChineseCangjieConverter._init_segmenter = init_segmenter

@@ -60,6 +60,12 @@ class EspeakVoice:
         """Raise :class:`ConfigError` before any work if eSpeak cannot speak ``language`` with this voice."""
         espeak.check_voice(self.voice, language)
 
+    def check_text(self, text: str, language: str) -> None:
+        """Raise :class:`ConfigError` before any work if this voice cannot say ``text`` (kanji in Japanese)."""
+        why = espeak.unspoken(text, espeak.check_voice(self.voice, language))
+        if why is not None:
+            raise ConfigError(why)
+
     async def synthesize(self, text: str, out: Path, *, language: str) -> Speech:
         """Speak ``text`` in ``language`` into the mono 16-bit WAV ``out``, with word timings."""
         if not text or not text.strip():
@@ -71,6 +77,9 @@ class EspeakVoice:
         return await asyncio.to_thread(self._synthesize, text, Path(out), language)
 
     def _synthesize(self, text: str, out: Path, language: str) -> Speech:
+        why = espeak.unspoken(text, espeak.check_voice(self.voice, language))
+        if why is not None:
+            raise ProviderError(why, provider="espeak", field="text")
         said = espeak.synthesize(
             text, voice=self.voice, language=language, rate=round(self.rate * self.speed), pitch=self.pitch
         )

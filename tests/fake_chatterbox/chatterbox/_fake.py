@@ -9,11 +9,13 @@ import json
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 SR = 24_000
 EVENTS: list[dict[str, Any]] = []  # {"event": "load" | "generate", ...} in order
@@ -144,6 +146,10 @@ class Model:
                 self.prepare_conditionals(audio_prompt_path, exaggeration=options["exaggeration"])
             else:
                 assert self.conds is not None, "Please `prepare_conditionals` first or specify `audio_prompt_path`"
+            # what 0.1.7 prints on every call: a FutureWarning from its transformers code and T3's bar
+            warnings.warn("`LlamaSdpaAttention` is deprecated", FutureWarning, stacklevel=1)
+            for _ in tqdm(range(3), desc="Sampling", dynamic_ncols=True):
+                pass
             wav, events = speak(text, language_id or "en")
             record(
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chatterbox import _fake
+from chatterbox.models.tokenizers.tokenizer import ChineseCangjieConverter
 
 REPO_ID = "ResembleAI/chatterbox"
 SUPPORTED_LANGUAGES = {
@@ -15,6 +16,10 @@ SUPPORTED_LANGUAGES = {
 
 class ChatterboxMultilingualTTS(_fake.Model):
     FILES = ("ve.pt", "t3_mtl23ls_v2.safetensors", "s3gen.pt", "grapheme_mtl_merged_expanded_v1.json", "conds.pt")
+
+    def __init__(self, device: str, source: str) -> None:
+        self.converter = ChineseCangjieConverter()  # MTLTokenizer builds it at load, for every language
+        super().__init__(device, source)
 
     @classmethod
     def get_supported_languages(cls):
@@ -35,5 +40,7 @@ class ChatterboxMultilingualTTS(_fake.Model):
         if language_id and language_id.lower() not in SUPPORTED_LANGUAGES:
             supported = ", ".join(sorted(SUPPORTED_LANGUAGES))
             raise ValueError(f"Unsupported language_id '{language_id}'. Supported languages: {supported}")
+        if language_id == "zh":
+            self.converter(text)  # the tokenizer turns Chinese into Cangjie codes after pkuseg's cut
         options = {"exaggeration": exaggeration, "cfg_weight": cfg_weight, "temperature": temperature}
         return self._speak(text, language_id, audio_prompt_path, **options)
