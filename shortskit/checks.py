@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,8 @@ from shortskit.providers.base import ImageProvider, VoiceProvider
 from shortskit.providers.options import LIMITS, lower_limits, operator_limits
 from shortskit.story import Story
 from shortskit.workspace import Workspace, default_workspace
+
+log = logging.getLogger("shortskit")
 
 __all__ = [
     "check_output",
@@ -219,13 +222,17 @@ def checked_providers(
             speaker.check_language(story.language)
         except ConfigError as exc:
             raise StoryError(str(exc), file=story.source, field="language") from None
-    if hasattr(speaker, "check_text"):  # text a voice cannot say (eSpeak's Japanese and kanji), before any work
+    if hasattr(speaker, "check_text"):  # text a voice cannot say well (eSpeak's Japanese and kanji), before any work
+        poor = []
         for i, scene in enumerate(story.scenes, start=1):
             if scene.text and getattr(scene, "audio", None) is None:
                 try:
                     speaker.check_text(scene.text, story.language)
                 except ConfigError as exc:
-                    raise StoryError(str(exc), file=story.source, scene=i, field="text") from None
+                    poor.append((i, str(exc)))
+        if poor:  # said once: the short is still made (its captions are right), but the narration is not
+            scenes = ", ".join(str(i) for i, _ in poor)
+            log.warning("%s: scene %s: text: %s", story.source or "story", scenes, poor[0][1])
     _check_scene_files(story, deep)
     _check_recordings_language(story)
     for fieldname, rel in (("music.file", story.music.file), ("captions.font_file", story.captions.font_file)):

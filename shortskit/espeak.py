@@ -322,8 +322,9 @@ def unspoken(text: str, voice: str) -> str | None:
     if base in ("ja", "jpx") and (kanji := _ideographs(text)):
         shown = "".join(kanji[:6]) + ("…" if len(kanji) > 6 else "")
         return (
-            f"eSpeak's Japanese voice reads kana only and says 'Chinese letter' for each kanji ({shown}): "
-            "write the narration in hiragana or katakana for the espeak voice, or use the chatterbox voice"
+            f"eSpeak's Japanese voice reads kana only and says 'Chinese letter' for each kanji ({shown}), so the "
+            "narration will not be Japanese: write it in hiragana or katakana for the espeak voice, or use the "
+            "chatterbox voice (the captions show the text as written)"
         )
     return None
 

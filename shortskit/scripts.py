@@ -31,6 +31,7 @@ __all__ = [
     "segment",
     "spaceless",
     "visual_order",
+    "word_spans",
 ]
 
 SEGMENTER = "icu-words-1"  # bump when the same text would be cut differently
@@ -235,6 +236,26 @@ def segment(text: str, language: str) -> list[str]:
                 out[-1] += chunk
             else:
                 out.append(chunk)
+    return out
+
+
+def word_spans(text: str, language: str) -> list[tuple[int, int, str]]:
+    """(start, end, word), 0-based, of ``text``'s words: its space-separated tokens, with a token of Chinese,
+    Japanese or Thai cut by :func:`segment` (so a voice that times each character, as eSpeak does in cmn and
+    yue, gives each of those words its own start)."""
+    from shortskit.timing import token_spans
+
+    out: list[tuple[int, int, str]] = []
+    for start, end, token in token_spans(text):
+        if not spaceless(token):
+            out.append((start, end, token))
+            continue
+        pos = start
+        for word in segment(token, language):
+            at = text.find(word, pos, end)
+            at = pos if at < 0 else at
+            out.append((at, at + len(word), word))
+            pos = at + len(word)
     return out
 
 

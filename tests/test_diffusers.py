@@ -366,4 +366,8 @@ def test_colab_paints_the_pictures_with_diffusers_from_the_users_weights(
     made = sorted((tmp_path / "ws" / "images").glob("*.png"))
     painter = DiffusersImages(setup=DiffusersSetup(weights=tiny, size=(64, 128)))  # the notebook's model's defaults
     first = asyncio.run(painter.generate("a calm ocean", tmp_path / "d.png", width=1080, height=1920, seed=0))
-    assert len(made) == 2 and any(np.array_equal(_pixels(p), _pixels(first)) for p in made)  # the pipeline's own
+    # the pipeline's own picture (another process may sum floats in another order: a level or so apart; the other
+    # scene's picture is about 50 levels away)
+    assert len(made) == 2
+    closest = min(np.abs(_pixels(p).astype(float) - _pixels(first).astype(float)).mean() for p in made)
+    assert closest < 2.0, closest

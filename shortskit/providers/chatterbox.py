@@ -24,6 +24,14 @@ from shortskit.audio import write_wav
 from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
 from shortskit.models import gpu_turn, load_once
 from shortskit.providers.base import Speech
+from shortskit.providers.chatterbox_patches import (
+    PKUSEG_URL,
+    clear_stale_hooks,
+    from_pkuseg,
+    pkuseg_missing,
+    quiet_bars,
+)
+from shortskit.providers.chatterbox_patches import lazy_segmenter as _lazy_segmenter
 from shortskit.providers.options import in_range
 from shortskit.text import chunk_text
 from shortskit.voicesample import is_voice_name, library_voice, prepare_sample, voice_library
@@ -36,7 +44,6 @@ __all__ = ["ENV_DIR", "INSTALL", "LANGUAGES", "PKUSEG_URL", "REPO", "ChatterboxV
 
 REPO = "ResembleAI/chatterbox"  # the Hugging Face repository from_pretrained downloads
 # the Chinese segmenter's model (spacy-pkuseg), which the multilingual tokenizer fetches into $PKUSEG_HOME
-PKUSEG_URL = "https://github.com/explosion/spacy-pkuseg/releases/download/v0.0.26/spacy_ontonotes.zip"
 ENV_DIR = "SHORTSKIT_CHATTERBOX_DIR"  # a local copy of REPO, for machines that cannot download it
 INSTALL = 'pip install "shortskit[chatterbox]"'
 # What ChatterboxMultilingualTTS speaks (chatterbox-tts 0.1.7's SUPPORTED_LANGUAGES); English has its own model.
@@ -306,8 +313,8 @@ class ChatterboxVoice:
         what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
         if self._is_oom(exc):
             return ConfigError(_OOM)
-        if multilingual and _from_pkuseg(exc):  # a package whose segmenter we could not make lazy
-            return ConfigError(_pkuseg_missing(exc))
+        if multilingual and from_pkuseg(exc):  # a package whose segmenter we could not make lazy
+            return ConfigError(pkuseg_missing(exc))
         if where is not None:
             return ConfigError(
                 f"chatterbox: cannot load the weights in {where} (a local copy of {REPO}, from ${ENV_DIR} "
@@ -340,10 +347,10 @@ class ChatterboxVoice:
             if self._prompt is None and loaded.built_in is not None:
                 model.conds = loaded.built_in  # the model keeps the last voice it cloned: back to its own
             if lang:
-                _clear_stale_hooks(model)
+                clear_stale_hooks(model)
                 options["language_id"] = lang
             self._torch.manual_seed(self.seed)
-            _quiet_bars()
+            quiet_bars()
             try:
                 # 0.1.7 warns (FutureWarning) and draws its own "Sampling" bar on every chunk: not for our
                 # users' stderr; our progress events say how far a render is
@@ -361,17 +368,6 @@ class ChatterboxVoice:
         return np.nan_to_num(np.asarray(data, dtype=np.float32).reshape(-1))
 
 
-def _clear_stale_hooks(model: Any) -> None:
-    """Drop the attention hooks earlier calls of the multilingual model left behind (0.1.7 leaks three a call,
-    and generation slows with every one); the call about to run registers its own."""
-    layers = getattr(getattr(getattr(model, "t3", None), "tfmr", None), "layers", None)
-    for i in (9, 12, 13):
-        if layers is not None and i < len(layers):
-            hooks = getattr(getattr(layers[i], "self_attn", None), "_forward_hooks", None)
-            if hooks is not None:
-                hooks.clear()
-
-
 def _package_version() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -379,73 +375,3 @@ def _package_version() -> str | None:
         return version("chatterbox-tts")
     except PackageNotFoundError:
         return None
-
-
-def _no_bar(iterable: Any = None, *args: Any, **kwargs: Any) -> Any:
-    """What chatterbox's ``tqdm`` becomes: the iterable itself, no bar."""
-    return iterable
-
-
-def _quiet_bars() -> None:
-    """Drop the package's own tqdm bars (T3's ``Sampling …/1000``, the flow matcher's): every module of
-    chatterbox that imported ``tqdm`` by name gets a pass-through instead."""
-    for name, module in list(sys.modules.items()):
-        if (name == "chatterbox" or name.startswith("chatterbox.")) and getattr(module, "tqdm", None) is not None:
-            module.tqdm = _no_bar  # type: ignore[attr-defined]
-
-
-class _LazySegmenter:
-    """spacy-pkuseg's segmenter, built at the first Chinese text rather than when the model loads.
-
-    chatterbox-tts 0.1.7 builds it in every multilingual tokenizer, whatever the language, and ``pkuseg()``
-    downloads its model into $PKUSEG_HOME (default ~/.pkuseg): offline, Spanish failed to load. The package
-    catches only ImportError; we say what failed and how to fetch the model beforehand.
-    """
-
-    def __init__(self) -> None:
-        self._segmenter: Any = None
-        self._missing = False
-
-    def cut(self, text: str) -> list[str]:
-        if self._segmenter is None and not self._missing:
-            try:
-                from spacy_pkuseg import pkuseg
-            except ImportError:  # as the package does: Chinese without segmentation
-                self._missing = True
-            else:
-                try:
-                    self._segmenter = pkuseg()
-                except Exception as exc:
-                    raise ConfigError(_pkuseg_missing(exc)) from None
-        return [text] if self._segmenter is None else self._segmenter.cut(text)
-
-
-def _pkuseg_missing(exc: BaseException) -> str:
-    home = os.environ.get("PKUSEG_HOME", "~/.pkuseg")
-    return (
-        f"chatterbox: the multilingual model's Chinese segmenter (spacy-pkuseg) downloads its model into {home} "
-        f"($PKUSEG_HOME) and could not ({type(exc).__name__}: {exc}). Offline? Fetch {PKUSEG_URL} where there is "
-        f"a network and put it in {home}, unzipped beside the zip ({home}/spacy_ontonotes.zip and "
-        f"{home}/spacy_ontonotes/); the model weights are not the problem"
-    )
-
-
-def _from_pkuseg(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised inside spacy-pkuseg (its model download)."""
-    import traceback
-
-    return any("pkuseg" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
-
-
-def _lazy_segmenter() -> None:
-    """Make the multilingual tokenizer's Chinese segmenter lazy (see :class:`_LazySegmenter`), so a model for
-    Spanish or Hindi loads offline; a package without that converter is left as it is."""
-    try:
-        from chatterbox.models.tokenizers.tokenizer import ChineseCangjieConverter
-    except ImportError:
-        return
-
-    def init_segmenter(self: Any) -> None:
-        self.segmenter = _LazySegmenter()
-
-    ChineseCangjieConverter._init_segmenter = init_segmenter

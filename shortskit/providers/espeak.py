@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shortskit import espeak
+from shortskit import espeak, scripts
 from shortskit.audio import write_wav
 from shortskit.errors import ConfigError, ProviderError
 from shortskit.providers.base import Speech
@@ -30,7 +30,7 @@ class EspeakVoice:
     """The eSpeak NG voice provider (see the module docstring)."""
 
     name: ClassVar[str] = "espeak"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: Chinese, Japanese and Thai words are the segmenter's, each timed
 
     def __init__(
         self,
@@ -61,7 +61,8 @@ class EspeakVoice:
         espeak.check_voice(self.voice, language)
 
     def check_text(self, text: str, language: str) -> None:
-        """Raise :class:`ConfigError` before any work if this voice cannot say ``text`` (kanji in Japanese)."""
+        """:class:`ConfigError` if this voice cannot say ``text`` properly (kanji in Japanese: the story checks
+        warn with it, and the short is still made)."""
         why = espeak.unspoken(text, espeak.check_voice(self.voice, language))
         if why is not None:
             raise ConfigError(why)
@@ -77,9 +78,6 @@ class EspeakVoice:
         return await asyncio.to_thread(self._synthesize, text, Path(out), language)
 
     def _synthesize(self, text: str, out: Path, language: str) -> Speech:
-        why = espeak.unspoken(text, espeak.check_voice(self.voice, language))
-        if why is not None:
-            raise ProviderError(why, provider="espeak", field="text")
         said = espeak.synthesize(
             text, voice=self.voice, language=language, rate=round(self.rate * self.speed), pitch=self.pitch
         )
@@ -92,7 +90,10 @@ class EspeakVoice:
         duration = len(said.samples) / said.sample_rate
         end = min(duration, espeak.speech_end(said.samples, said.sample_rate))
         # tokens come from the caller's text: the synthesis keeps every character position
-        words = words_from_char_events(text, said.events, end)
+        # words without spaces between them (Chinese, Japanese, Thai) are the segmenter's, each timed by the event
+        # at its first character where eSpeak gives one (cmn and yue: every Han character)
+        spans = scripts.word_spans(text, language) if scripts.spaceless(text) else None
+        words = words_from_char_events(text, said.events, end, spans=spans)
         return Speech(
             path=out, duration=duration, sample_rate=said.sample_rate, words=words, meta={"voice": said.voice}
         )
