@@ -340,7 +340,7 @@ def test_the_checked_client_sends_nothing_to_loopback(world: World) -> None:
 
 
 def test_a_deep_story_is_refused_before_any_parser_sees_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shortskit.story as story_module
+    import shortskit.storyfile as story_module
 
     def parser(*args: Any) -> Any:
         raise AssertionError("the parser was called")
