@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 
 from filelock import FileLock
 
-__all__ = ["GPU_LOCK_DIR", "forget_models", "gpu_turn", "load_once", "model_loads"]
+from shortskit.errors import ConfigError
+
+__all__ = ["GPU_LOCK_DIR", "forget_models", "gpu_turn", "load_once", "model_loads", "torch_device"]
 
 GPU_LOCK_DIR = "SHORTSKIT_GPU_LOCK_DIR"  # where the per-GPU lock files live (default: the system's temp folder)
 
@@ -106,3 +108,18 @@ def gpu_turn(device: str) -> Iterator[None]:
         return
     with _turn(device):
         yield
+
+
+def torch_device(choice: str, torch: Any, *, who: str) -> str:
+    """``choice``, or for ``auto`` the best device ``torch`` sees: CUDA, then Apple's MPS, then the CPU.
+
+    A device torch does not see is a :class:`ConfigError` naming ``who`` asked for it.
+    """
+    cuda = torch.cuda.is_available()
+    mps_backend = getattr(torch.backends, "mps", None)
+    mps = bool(mps_backend is not None and mps_backend.is_available())
+    if choice == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if (choice.startswith("cuda") and not cuda) or (choice == "mps" and not mps):
+        raise ConfigError(f"{who} device {choice!r}: torch sees no such device here; use auto or cpu")
+    return choice

@@ -22,7 +22,7 @@ import numpy as np
 
 from shortskit.audio import write_wav
 from shortskit.errors import ConfigError, InputFileError, ProviderError, ShortskitError, StoryError
-from shortskit.models import gpu_turn, load_once
+from shortskit.models import gpu_turn, load_once, torch_device
 from shortskit.providers.base import Speech
 from shortskit.providers.chatterbox_patches import (
     PKUSEG_URL,
@@ -96,18 +96,6 @@ def _torch() -> Any:
     return torch
 
 
-def _device(choice: str, torch: Any) -> str:
-    """``choice``, or for ``auto`` the best device torch sees: CUDA, then Apple's MPS, then the CPU."""
-    cuda = torch.cuda.is_available()
-    mps_backend = getattr(torch.backends, "mps", None)
-    mps = bool(mps_backend is not None and mps_backend.is_available())
-    if choice == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if (choice == "cuda" and not cuda) or (choice == "mps" and not mps):
-        raise ConfigError(f"chatterbox device {choice!r}: torch sees no such device here; use auto or cpu")
-    return choice
-
-
 def _weights_dir(model_dir: str | None, base: Path | None) -> Path | None:
     """Where local weights are: the ``model_dir`` option (relative to ``base``, the story's folder), else
     $SHORTSKIT_CHATTERBOX_DIR, else None (the hub)."""
@@ -124,7 +112,7 @@ def availability() -> tuple[bool, str]:
         torch = _torch()
     except ConfigError as exc:
         return False, str(exc)
-    device = _device("auto", torch)
+    device = torch_device("auto", torch, who="chatterbox")
     local = _weights_dir(None, None)
     weights = f"the local copy in {local}" if local else f"Hugging Face ({REPO}, about 3 GB, downloaded once)"
     speed = "" if device != "cpu" else " No GPU here: on the CPU each sentence takes minutes."
@@ -168,7 +156,7 @@ class ChatterboxVoice:
         if model_dir is not None and (not isinstance(model_dir, str) or not model_dir.strip()):
             raise ConfigError("chatterbox model_dir must be a folder holding a copy of " + REPO)
         self._torch = _torch()
-        self.device = _device(device, self._torch)
+        self.device = torch_device(device, self._torch, who="chatterbox")
         self.model_dir = model_dir
         self._weights: Path | None = _weights_dir(model_dir, None)
         self._prompt: Path | None = None  # the checked sample the model hears

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from shortskit.errors import ConfigError, ProviderError, ShortskitError
-from shortskit.models import gpu_turn, load_once
+from shortskit.models import gpu_turn, load_once, torch_device
 from shortskit.providers.base import current_scene
 from shortskit.providers.options import in_range
 
@@ -146,17 +146,6 @@ def _modules() -> tuple[Any, Any]:
     return torch, diffusers
 
 
-def _device(choice: str, torch: Any) -> str:
-    cuda = torch.cuda.is_available()
-    mps_backend = getattr(torch.backends, "mps", None)
-    mps = bool(mps_backend is not None and mps_backend.is_available())
-    if choice == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if (choice.startswith("cuda") and not cuda) or (choice == "mps" and not mps):
-        raise ConfigError(f"diffusers device {choice!r}: torch sees no such device here; use auto or cpu")
-    return choice
-
-
 def _fingerprint(folder: Path) -> str:
     """What identifies a local copy without reading gigabytes: its configs' bytes and its weight files' names
     and sizes (never the folder's path, so two machines with the same copy share cached pictures)."""
@@ -217,7 +206,7 @@ class DiffusersImages:
             setup = DiffusersSetup(**setup)
         self.setup = (setup or DiffusersSetup.from_env()).checked()
         self._torch, self._diffusers = _modules()
-        self.device = _device(self.setup.device, self._torch)
+        self.device = torch_device(self.setup.device, self._torch, who="diffusers")
         gpu = self.device != "cpu"
         self.dtype = self.setup.dtype if self.setup.dtype != "auto" else known.dtype if gpu else "float32"
         if self.dtype == "bfloat16" and self.device.startswith("cuda") and not self._torch.cuda.is_bf16_supported():
