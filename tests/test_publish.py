@@ -372,15 +372,21 @@ def test_a_revoked_token_is_one_line_saying_to_log_in_again(fake: FakeYouTube, t
     assert missing.returncode == 2 and "--channel other" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def _client_secrets(tmp_path: Path, fake: FakeYouTube) -> Path:
+    """An installed app's client-secrets file whose OAuth endpoints are the fake's."""
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(json.dumps({"installed": {
+        "client_id": "cid.apps", "client_secret": "GOCSPX-x", "auth_uri": fake.url + "/auth",
+        "token_uri": fake.url + "/token", "redirect_uris": ["http://localhost"]}}))  # fmt: skip
+    return secrets
+
+
 def test_login_without_a_browser_keeps_the_token_0600_with_the_files_token_uri(
     fake: FakeYouTube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    secrets = tmp_path / "client_secret.json"
-    secrets.write_text(json.dumps({"installed": {
-        "client_id": "cid.apps", "client_secret": "GOCSPX-x", "auth_uri": fake.url + "/auth",
-        "token_uri": fake.url + "/token", "redirect_uris": ["http://localhost"]}}))  # fmt: skip
+    secrets = _client_secrets(tmp_path, fake)
     shown: list[str] = []
     # oauthlib refuses a plain-http token endpoint unless told this is a test (the real one is https)
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
@@ -404,10 +410,7 @@ def test_login_without_a_browser_keeps_the_token_0600_with_the_files_token_uri(
 def test_login_with_a_browser_catches_the_redirect_on_loopback(
     fake: FakeYouTube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    secrets = tmp_path / "client_secret.json"
-    secrets.write_text(json.dumps({"installed": {
-        "client_id": "cid.apps", "client_secret": "GOCSPX-x", "auth_uri": fake.url + "/auth",
-        "token_uri": fake.url + "/token", "redirect_uris": ["http://localhost"]}}))  # fmt: skip
+    secrets = _client_secrets(tmp_path, fake)
     # a "browser" that opens the address in the background, as a real one does, and follows the redirect
     browse = tmp_path / "browse.sh"
     browse.write_text(
