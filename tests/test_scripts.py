@@ -38,7 +38,10 @@ TEXTS = {
 }
 CJK_FONT = fonts._system_face("zh-cn", "天") is not None
 needs_cjk = pytest.mark.skipif(not CJK_FONT, reason="no CJK font installed (apt-get install fonts-noto-cjk)")
-OCR_LANGS = {"ru": "rus", "el": "ell", "ar": "ara", "hi": "hin", "zh": "chi_sim", "ja": "jpn", "th": "tha"}
+OCR_LANGS = {
+    "ru": "rus", "el": "ell", "ar": "ara", "he": "heb", "hi": "hin", "th": "tha", "zh": "chi_sim", "ja": "jpn",
+    "ko": "kor",
+}  # fmt: skip
 
 
 def _tesseract(lang: str) -> bool:
@@ -319,8 +322,9 @@ def _png(img: Image.Image) -> bytes:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("lang", "engine"),
-    [("ru", "ffmpeg"), ("ar", "ffmpeg"), ("ar", "moviepy"), ("hi", "ffmpeg"), ("th", "ffmpeg"),
-     pytest.param("zh", "ffmpeg", marks=needs_cjk), pytest.param("ja", "ffmpeg", marks=needs_cjk)],
+    [("ru", "ffmpeg"), ("el", "ffmpeg"), ("ar", "ffmpeg"), ("ar", "moviepy"), ("he", "ffmpeg"), ("he", "moviepy"),
+     ("hi", "ffmpeg"), ("th", "ffmpeg"), pytest.param("zh", "ffmpeg", marks=needs_cjk),
+     pytest.param("ja", "ffmpeg", marks=needs_cjk), pytest.param("ko", "ffmpeg", marks=needs_cjk)],
 )  # fmt: skip
 def test_ocr_reads_the_burned_in_captions_back(lang: str, engine: str, tmp_path: Path) -> None:
     tess = OCR_LANGS[lang]
