@@ -101,6 +101,48 @@ def test_caption_words_spread_the_voice_timings_over_the_segmenter_words(per_cha
     assert out[1].start == pytest.approx(words[0].start + (2 / 14) * 3.2 if not per_character else 0.4)
 
 
+# Thai puts a space between phrases and none between words; a Chinese or Japanese story may have one too
+SPACED = {
+    "th": "ภาษาไทยสวยงาม เราชอบมาก",
+    "zh": "今天天气很好。 我们去 AI 公园散步吧。",
+    "ja": "東京は日本の首都です。 私は AI が好きです。",
+    "ko": "안녕하세요 저는 학생입니다.",
+}
+
+
+def _reads_back(pieces: list[str], text: str) -> None:
+    """``pieces`` (cues or caption lines, in order) are ``text`` exactly, its spaces included; only a space the
+    text has may fall between two pieces."""
+    pos = 0
+    for piece in pieces:
+        while pos < len(text) and text[pos].isspace() and not piece[:1].isspace():
+            pos += 1
+        assert text.startswith(piece, pos), f"{piece!r} is not the text at {pos}: {text[pos:]!r} (all: {pieces})"
+        pos += len(piece)
+    assert not text[pos:].strip(), f"{text[pos:]!r} is missing from {pieces}"
+
+
+@pytest.mark.parametrize("lang", sorted(SPACED))
+@pytest.mark.parametrize("voice", ["espeak", "per-character", "per-token"])
+def test_caption_words_keep_the_spaces_of_the_story_and_add_none(lang: str, voice: str) -> None:
+    text = SPACED[lang]
+    if voice == "espeak":  # eSpeak's words: the segmenter's, each timed by its own event
+        spans = scripts.word_spans(text, lang) if scripts.spaceless(text) else None
+        tokens = [w for _, _, w in spans] if spans else text.split()
+    elif voice == "per-character":  # a voice that times every character
+        tokens = [c for c in text if not c.isspace()]
+    else:  # one word per space-separated clause
+        tokens = text.split()
+    words = [Word(t, i * 0.3, (i + 1) * 0.3) for i, t in enumerate(tokens)]
+    out = scripts.caption_words(words, lang, text)
+    assert scripts.join_words(out) == text
+    groups = group_words(words, max_words=3, max_chars=18, language=lang, text=text)
+    _reads_back([g.text for g in groups], text)
+    assert len(groups) >= 2
+    if lang == "th":  # the phrase space is kept and none is added between the Thai words around it
+        assert " " not in scripts.join_words(out[:3]) and sum(not w.glued for w in out[1:]) == 1
+
+
 def test_cjk_groups_count_display_width_and_join_without_spaces() -> None:
     words = scripts.caption_words([Word(TEXTS["zh"], 0.0, 6.0)], "zh")
     groups = group_words(words, max_words=7, max_chars=32)
@@ -233,7 +275,7 @@ def _render(
     lang: str,
     *,
     captions: bool = True,
-    engine: str = "ffmpeg",
+    engine: str | shortskit.engines.ClipEngine = "ffmpeg",
     text: str | None = None,
     highlight: str = "#FFFFFF",
 ) -> shortskit.RenderResult:
@@ -248,7 +290,7 @@ def _render(
         "music": {"enabled": False},
     }  # fmt: skip
     story = shortskit.load_story(write_story(folder, data))
-    name = f"{lang}-{'c' if captions else 'n'}-{engine}.mp4"
+    name = f"{lang}-{'c' if captions else 'n'}-{getattr(engine, 'name', engine)}.mp4"
     return shortskit.render_sync(story, folder / name, workspace=folder / "ws", engine=engine)
 
 
@@ -294,6 +336,43 @@ def test_whole_render_burns_in_captions_in_reading_order(
         if not shown or shown[-1] != text:
             shown.append(text)
     assert _bare("".join(shown)) == _bare(TEXTS[lang])
+
+
+def _ass_lines(path: Path) -> list[str]:
+    """The caption lines of an ASS file in reading order: override tags dropped, each caption once."""
+    shown: list[str] = []
+    for e in pysubs2.load(str(path)):
+        text = re.sub(r"\{[^}]*\}", "", e.text)
+        if not shown or shown[-1] != text:
+            shown.append(text)
+    return [line for text in shown for line in text.split(r"\N")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("lang", "engine"),
+    [("th", "ffmpeg"), ("th", "moviepy"), pytest.param("zh", "ffmpeg", marks=needs_cjk),
+     pytest.param("ja", "ffmpeg", marks=needs_cjk), pytest.param("ko", "ffmpeg", marks=needs_cjk)],
+)  # fmt: skip
+def test_a_render_keeps_the_story_spaces_in_the_srt_the_ass_and_the_drawn_captions(
+    lang: str, engine: str, tmp_path: Path
+) -> None:
+    from shortskit.engines.moviepy import MoviepyEngine
+
+    drawn: list[shortskit.CaptionGroup] = []
+
+    class Seen(MoviepyEngine):  # the groups the moviepy engine draws, as the render gives them
+        async def render_clip(self, spec, out, *, scene=None, effects=()):  # type: ignore[no-untyped-def]
+            drawn.extend(spec.groups)
+            return await super().render_clip(spec, out, scene=scene, effects=effects)
+
+    text = SPACED[lang]
+    result = _render(tmp_path, lang, text=text, engine=Seen() if engine == "moviepy" else engine)  # type: ignore[arg-type]
+    _reads_back([c.plaintext for c in pysubs2.load(str(result.srt))], text)
+    _reads_back(_ass_lines(next((tmp_path / "ws").rglob("*.ass"))), text)
+    if engine == "moviepy":
+        _reads_back([g.text for g in drawn], text)
+        assert len(drawn) >= 2
 
 
 def _ocr(frame: np.ndarray, lang: str) -> str:
