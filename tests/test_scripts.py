@@ -192,6 +192,24 @@ def test_cjk_comes_from_an_installed_font_for_the_language(lang: str, family: st
     assert font.folder.is_dir() and any(p.resolve() == font.file.resolve() for p in font.folder.iterdir())
 
 
+@needs_cjk
+def test_each_cjk_language_gets_its_own_face_of_the_font_collection() -> None:
+    """One .ttc holds a face per region (骨 and 直 are drawn differently in each): the caption language picks it,
+    and the face index chosen is the face the family name (what libass is told) names."""
+    want = {"zh": "SC", "zh-Hans": "SC", "cmn": "SC", "zh-Hant": "TC", "zh-TW": "TC", "zh-HK": "HK", "yue": "HK",
+            "ja": "JP", "ko": "KR"}  # fmt: skip
+    chosen: dict[str, fonts.Face] = {}
+    for lang, region in want.items():
+        text = "안녕 骨直" if lang == "ko" else "骨直"
+        story = Story.model_validate({"title": "T", "language": lang, "scenes": [{"text": text, "image_prompt": "x"}]})
+        face = caption_font(story).choice.primary
+        assert face.family.endswith(f" {region}"), (lang, face)
+        assert fonts.face_of(face.file, face.index).family == face.family  # the index and the name agree
+        chosen[lang] = face
+    if chosen["zh"].file == chosen["ja"].file:  # one collection (Debian's fonts-noto-cjk): faces apart by index
+        assert len({chosen[k].index for k in ("zh", "zh-Hant", "zh-HK", "ja", "ko")}) == 5
+
+
 def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
     own = tmp_path / "mine.ttf"
     shutil.copyfile(fonts.FONT_DIR / "NotoSans-Bold.ttf", own)
@@ -278,6 +296,7 @@ def _render(
     engine: str | shortskit.engines.ClipEngine = "ffmpeg",
     text: str | None = None,
     highlight: str = "#FFFFFF",
+    size: int | None = None,
 ) -> shortskit.RenderResult:
     image = folder / "dark.png"
     if not image.exists():
@@ -286,7 +305,7 @@ def _render(
         "title": "T", "language": lang,
         "scenes": [{"text": text or TEXTS[lang], "image": "dark.png"}],
         "output": {"width": 360, "height": 640, "fps": 10, "quality": "draft", "motion": "none"},
-        "captions": {"enabled": captions, "highlight_color": highlight},
+        "captions": {"enabled": captions, "highlight_color": highlight, **({"size": size} if size else {})},
         "music": {"enabled": False},
     }  # fmt: skip
     story = shortskit.load_story(write_story(folder, data))
@@ -373,6 +392,30 @@ def test_a_render_keeps_the_story_spaces_in_the_srt_the_ass_and_the_drawn_captio
     if engine == "moviepy":
         _reads_back([g.text for g in drawn], text)
         assert len(drawn) >= 2
+
+
+@needs_cjk
+@pytest.mark.slow
+def test_chinese_and_japanese_captions_draw_their_own_forms_in_both_engines(tmp_path: Path) -> None:
+    """骨 and 直 have other forms in Chinese than in Japanese: each engine draws each language's own, and the
+    moviepy engine's Chinese is libass's Chinese (not the collection's first face, which is Japanese)."""
+    ink: dict[tuple[str, str], np.ndarray] = {}
+    for lang in ("zh", "ja"):
+        for engine in ("ffmpeg", "moviepy"):
+            (folder := tmp_path / f"{lang}-{engine}").mkdir()
+            result = _render(folder, lang, text="骨直", engine=engine, size=360)
+            ink[lang, engine] = _caption_frame(result, 0.3)[int(640 * 0.45) : int(640 * 0.85)].min(axis=2) > 170
+
+    def apart(a: tuple[str, str], b: tuple[str, str]) -> int:
+        return int((ink[a] != ink[b]).sum())
+
+    assert min(int(v.sum()) for v in ink.values()) > 3000  # the two characters are drawn large
+    for engine in ("ffmpeg", "moviepy"):
+        assert apart(("zh", engine), ("ja", engine)) > 1000, engine  # measured: 1750 and 1967 pixels
+    # the two engines agree within a language (measured: about 300 pixels) far more than across languages
+    for lang, other in (("zh", "ja"), ("ja", "zh")):
+        same, across = apart((lang, "moviepy"), (lang, "ffmpeg")), apart((lang, "moviepy"), (other, "ffmpeg"))
+        assert 3 * same < across, (lang, same, across)
 
 
 def _ocr(frame: np.ndarray, lang: str) -> str:
