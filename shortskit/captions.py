@@ -130,18 +130,19 @@ def group_words(
     linger: float = 0.35,
     until: float | None = None,
     language: str | None = None,
+    text: str | None = None,
 ) -> list[CaptionGroup]:
     """Group timed words into captions.
 
-    With ``language``, words of Chinese, Japanese or Thai are first cut into words
-    (:func:`shortskit.scripts.caption_words`). ``max_chars`` counts display width (a CJK character is two).
+    With ``language``, words of Chinese, Japanese or Thai are first cut into words, spaced as in ``text`` (the
+    scene's own) (:func:`shortskit.scripts.caption_words`). ``max_chars`` counts display width (a CJK character is two).
     A group closes at ``max_words``, before it would pass ``max_chars``, after a word ending a sentence,
     after a clause mark once it has two words, or before a silence longer than ``max_gap`` seconds. Each
     group stays up until the next starts, or ``linger`` seconds past its last word if a pause follows, but
     never past ``until`` (the end of the scene), so scenes joined end to end never overlap.
     """
     if language is not None:
-        words = scripts.caption_words(words, language)
+        words = scripts.caption_words(words, language, text)
     groups: list[list[Word]] = []
     current: list[Word] = []
     for i, word in enumerate(words):

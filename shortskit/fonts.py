@@ -126,10 +126,20 @@ def _bundled() -> tuple[Face, ...]:
 
 
 def _fc_lang(language: str, text: str) -> str | None:
+    """fontconfig's language for the CJK face of ``language`` (``text`` where the language does not say).
+
+    One CJK collection holds a face per region (Noto Sans CJK: JP, KR, SC, TC, HK), drawing the same code point
+    in the region's form (骨 and 直 differ): zh, zh-Hans, zh-CN, zh-SG and cmn take SC; zh-Hant and zh-TW TC;
+    zh-HK, zh-MO and Cantonese HK; ja JP; ko KR.
+    """
     primary = _locale(language)
     if primary == "zh":
-        tag = language.lower()
-        return "zh-tw" if any(x in tag for x in ("tw", "hant", "hk", "mo")) or language.startswith("yue") else "zh-cn"
+        subtags = language.lower().replace("_", "-").split("-")[1:]
+        if "hans" in subtags or any(s in subtags for s in ("cn", "sg")):
+            return "zh-cn"
+        if any(s in subtags for s in ("hk", "mo")) or language.lower().startswith("yue"):
+            return "zh-hk"
+        return "zh-tw" if any(s in subtags for s in ("hant", "tw")) else "zh-cn"
     if primary in ("ja", "ko"):
         return primary
     if any(0x3040 <= ord(c) <= 0x30FF for c in text):

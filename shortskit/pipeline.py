@@ -182,6 +182,7 @@ class _Render:
                     max_words=self.font.style.max_words,
                     max_chars=self.font.style.max_chars,
                     language=self.story.language,
+                    text=self.story.scenes[i].text,
                 )
             ),
             style=self.font.style,
@@ -265,8 +266,9 @@ async def _sidecars(
         groups: list[CaptionGroup] = []
         for s in scenes:
             cues = group_words(
-                s.words, max_words=7, max_chars=cue_width(story.language), until=s.duration, language=story.language
-            )
+                s.words, max_words=7, max_chars=cue_width(story.language), until=s.duration, language=story.language,
+                text=story.scenes[s.index - 1].text,
+            )  # fmt: skip
             groups += shift_groups(cues, s.start)
         times = [(s.index, s.start, s.start + s.duration) for s in scenes]
         facts = made_with(story, *providers)

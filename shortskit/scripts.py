@@ -34,7 +34,7 @@ __all__ = [
     "word_spans",
 ]
 
-SEGMENTER = "icu-words-1"  # bump when the same text would be cut differently
+SEGMENTER = "icu-words-2"  # bump when the same text would be cut differently
 
 _RTL_LANGUAGES = ("ar", "he", "fa", "ur", "yi", "ps")
 
@@ -265,26 +265,47 @@ def _weight(ch: str) -> float:
     return 1.0 if cat[0] in "LN" else 0.0
 
 
-def caption_words(words: Sequence[Word], language: str) -> tuple[Word, ...]:
+def _spaced(words: Sequence[Word], text: str | None) -> list[bool]:
+    """Whether each word follows a space: in ``text`` (the story's words, found in order) where it holds the
+    word, else where the two words are not one run of CJK text."""
+    source = text or ""
+    out: list[bool] = []
+    pos = 0
+    for i, w in enumerate(words):
+        at = source.find(w.text, pos) if w.text else -1
+        if at >= 0:
+            out.append(i > 0 and any(c.isspace() for c in source[pos:at]))
+            pos = at + len(w.text)
+        else:
+            out.append(i > 0 and not _glued(words[i - 1].text, w.text))
+    return out
+
+
+def caption_words(words: Sequence[Word], language: str, text: str | None = None) -> tuple[Word, ...]:
     """The voice's ``words`` as caption words: runs of Chinese, Japanese or Thai cut by :func:`segment`.
 
     The voice may time a whole clause as one word (eSpeak's words are the text's space-separated tokens) or
     each character as one: both become the segmenter's words, each starting when its first character is
-    heard (a voice word's time spread over its letters). Other words pass through unchanged.
+    heard (a voice word's time spread over its letters). Other words pass through unchanged. ``text``, the
+    scene's own text, says where spaces are: Thai has one between phrases and none between words, and a
+    Chinese or Japanese story may have one, so a word is ``glued`` exactly where the text had no space.
     """
-    if not words or all(isinstance(w, CaptionWord) for w in words) or not any(spaceless(w.text) for w in words):
+    if not words or all(isinstance(w, CaptionWord) for w in words):
         return tuple(words)
+    spaced = _spaced(words, text)
+    if all(spaced[1:]) and not any(spaceless(w.text) for w in words):
+        return tuple(words)  # Korean and every spaced script: the voice's words as they are
     out: list[Word] = []
     i = 0
     while i < len(words):
         j = i
-        while j + 1 < len(words) and _glued(words[j].text, words[j + 1].text):
+        while j + 1 < len(words) and not spaced[j + 1]:
             j += 1
         run = words[i : j + 1]
         i = j + 1
-        text = "".join(w.text for w in run)
-        if not spaceless(text):
-            out.extend(CaptionWord(w.text, w.start, w.end) for w in run)
+        joined = "".join(w.text for w in run)
+        if not spaceless(joined):
+            out.extend(CaptionWord(w.text, w.start, w.end, glued=k > 0) for k, w in enumerate(run))
             continue
         times: list[float] = []  # when each character of the run is heard
         for w in run:
@@ -294,7 +315,7 @@ def caption_words(words: Sequence[Word], language: str) -> tuple[Word, ...]:
             for wt in weights:
                 times.append(w.start + (w.end - w.start) * done / total)
                 done += wt
-        tokens = segment(text, language)
+        tokens = segment(joined, language)
         starts, pos = [], 0
         for tok in tokens:
             starts.append(times[min(pos, len(times) - 1)])

@@ -270,7 +270,8 @@ async def captions(ctx: Context, story: Story, scene: int, words: Sequence[Word]
     if not style.enabled:
         ctx.progress.emit("captions", "cached", scene)
         return None
-    words = caption_words(words, story.language)  # Chinese, Japanese, Thai: cut into words
+    # Chinese, Japanese, Thai: cut into words, spaced as the scene's text is
+    words = caption_words(words, story.language, story.scenes[scene - 1].text)
     key = keys.captions_key(
         words=words, style={**style.model_dump(exclude={"font_file"}), "segmenter": SEGMENTER}, font=font.digest,
         width=o.width, height=o.height,

@@ -104,6 +104,48 @@ def test_caption_words_spread_the_voice_timings_over_the_segmenter_words(per_cha
     assert out[1].start == pytest.approx(words[0].start + (2 / 14) * 3.2 if not per_character else 0.4)
 
 
+# Thai puts a space between phrases and none between words; a Chinese or Japanese story may have one too
+SPACED = {
+    "th": "ภาษาไทยสวยงาม เราชอบมาก",
+    "zh": "今天天气很好。 我们去 AI 公园散步吧。",
+    "ja": "東京は日本の首都です。 私は AI が好きです。",
+    "ko": "안녕하세요 저는 학생입니다.",
+}
+
+
+def _reads_back(pieces: list[str], text: str) -> None:
+    """``pieces`` (cues or caption lines, in order) are ``text`` exactly, its spaces included; only a space the
+    text has may fall between two pieces."""
+    pos = 0
+    for piece in pieces:
+        while pos < len(text) and text[pos].isspace() and not piece[:1].isspace():
+            pos += 1
+        assert text.startswith(piece, pos), f"{piece!r} is not the text at {pos}: {text[pos:]!r} (all: {pieces})"
+        pos += len(piece)
+    assert not text[pos:].strip(), f"{text[pos:]!r} is missing from {pieces}"
+
+
+@pytest.mark.parametrize("lang", sorted(SPACED))
+@pytest.mark.parametrize("voice", ["espeak", "per-character", "per-token"])
+def test_caption_words_keep_the_spaces_of_the_story_and_add_none(lang: str, voice: str) -> None:
+    text = SPACED[lang]
+    if voice == "espeak":  # eSpeak's words: the segmenter's, each timed by its own event
+        spans = scripts.word_spans(text, lang) if scripts.spaceless(text) else None
+        tokens = [w for _, _, w in spans] if spans else text.split()
+    elif voice == "per-character":  # a voice that times every character
+        tokens = [c for c in text if not c.isspace()]
+    else:  # one word per space-separated clause
+        tokens = text.split()
+    words = [Word(t, i * 0.3, (i + 1) * 0.3) for i, t in enumerate(tokens)]
+    out = scripts.caption_words(words, lang, text)
+    assert scripts.join_words(out) == text
+    groups = group_words(words, max_words=3, max_chars=18, language=lang, text=text)
+    _reads_back([g.text for g in groups], text)
+    assert len(groups) >= 2
+    if lang == "th":  # the phrase space is kept and none is added between the Thai words around it
+        assert " " not in scripts.join_words(out[:3]) and sum(not w.glued for w in out[1:]) == 1
+
+
 def test_cjk_groups_count_display_width_and_join_without_spaces() -> None:
     words = scripts.caption_words([Word(TEXTS["zh"], 0.0, 6.0)], "zh")
     groups = group_words(words, max_words=7, max_chars=32)
@@ -151,6 +193,24 @@ def test_cjk_comes_from_an_installed_font_for_the_language(lang: str, family: st
     assert font.style.font.endswith(family), font.style.font
     assert fonts.covers(font.choice.primary, TEXTS[lang])
     assert font.folder.is_dir() and any(p.resolve() == font.file.resolve() for p in font.folder.iterdir())
+
+
+@needs_cjk
+def test_each_cjk_language_gets_its_own_face_of_the_font_collection() -> None:
+    """One .ttc holds a face per region (骨 and 直 are drawn differently in each): the caption language picks it,
+    and the face index chosen is the face the family name (what libass is told) names."""
+    want = {"zh": "SC", "zh-Hans": "SC", "cmn": "SC", "zh-Hant": "TC", "zh-TW": "TC", "zh-HK": "HK", "yue": "HK",
+            "ja": "JP", "ko": "KR"}  # fmt: skip
+    chosen: dict[str, fonts.Face] = {}
+    for lang, region in want.items():
+        text = "안녕 骨直" if lang == "ko" else "骨直"
+        story = Story.model_validate({"title": "T", "language": lang, "scenes": [{"text": text, "image_prompt": "x"}]})
+        face = caption_font(story).choice.primary
+        assert face.family.endswith(f" {region}"), (lang, face)
+        assert fonts.face_of(face.file, face.index).family == face.family  # the index and the name agree
+        chosen[lang] = face
+    if chosen["zh"].file == chosen["ja"].file:  # one collection (Debian's fonts-noto-cjk): faces apart by index
+        assert len({chosen[k].index for k in ("zh", "zh-Hant", "zh-HK", "ja", "ko")}) == 5
 
 
 def test_the_story_font_wins_where_it_draws_the_text(tmp_path: Path) -> None:
@@ -236,9 +296,10 @@ def _render(
     lang: str,
     *,
     captions: bool = True,
-    engine: str = "ffmpeg",
+    engine: str | shortskit.engines.ClipEngine = "ffmpeg",
     text: str | None = None,
     highlight: str = "#FFFFFF",
+    size: int | None = None,
 ) -> shortskit.RenderResult:
     image = folder / "dark.png"
     if not image.exists():
@@ -247,11 +308,11 @@ def _render(
         "title": "T", "language": lang,
         "scenes": [{"text": text or TEXTS[lang], "image": "dark.png"}],
         "output": {"width": 360, "height": 640, "fps": 10, "quality": "draft", "motion": "none"},
-        "captions": {"enabled": captions, "highlight_color": highlight},
+        "captions": {"enabled": captions, "highlight_color": highlight, **({"size": size} if size else {})},
         "music": {"enabled": False},
     }  # fmt: skip
     story = shortskit.load_story(write_story(folder, data))
-    name = f"{lang}-{'c' if captions else 'n'}-{engine}.mp4"
+    name = f"{lang}-{'c' if captions else 'n'}-{getattr(engine, 'name', engine)}.mp4"
     return shortskit.render_sync(story, folder / name, workspace=folder / "ws", engine=engine)
 
 
@@ -297,6 +358,67 @@ def test_whole_render_burns_in_captions_in_reading_order(
         if not shown or shown[-1] != text:
             shown.append(text)
     assert _bare("".join(shown)) == _bare(TEXTS[lang])
+
+
+def _ass_lines(path: Path) -> list[str]:
+    """The caption lines of an ASS file in reading order: override tags dropped, each caption once."""
+    shown: list[str] = []
+    for e in pysubs2.load(str(path)):
+        text = re.sub(r"\{[^}]*\}", "", e.text)
+        if not shown or shown[-1] != text:
+            shown.append(text)
+    return [line for text in shown for line in text.split(r"\N")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("lang", "engine"),
+    [("th", "ffmpeg"), ("th", "moviepy"), pytest.param("zh", "ffmpeg", marks=needs_cjk),
+     pytest.param("ja", "ffmpeg", marks=needs_cjk), pytest.param("ko", "ffmpeg", marks=needs_cjk)],
+)  # fmt: skip
+def test_a_render_keeps_the_story_spaces_in_the_srt_the_ass_and_the_drawn_captions(
+    lang: str, engine: str, tmp_path: Path
+) -> None:
+    from shortskit.engines.moviepy import MoviepyEngine
+
+    drawn: list[shortskit.CaptionGroup] = []
+
+    class Seen(MoviepyEngine):  # the groups the moviepy engine draws, as the render gives them
+        async def render_clip(self, spec, out, *, scene=None, effects=()):  # type: ignore[no-untyped-def]
+            drawn.extend(spec.groups)
+            return await super().render_clip(spec, out, scene=scene, effects=effects)
+
+    text = SPACED[lang]
+    result = _render(tmp_path, lang, text=text, engine=Seen() if engine == "moviepy" else engine)  # type: ignore[arg-type]
+    _reads_back([c.plaintext for c in pysubs2.load(str(result.srt))], text)
+    _reads_back(_ass_lines(next((tmp_path / "ws").rglob("*.ass"))), text)
+    if engine == "moviepy":
+        _reads_back([g.text for g in drawn], text)
+        assert len(drawn) >= 2
+
+
+@needs_cjk
+@pytest.mark.slow
+def test_chinese_and_japanese_captions_draw_their_own_forms_in_both_engines(tmp_path: Path) -> None:
+    """骨 and 直 have other forms in Chinese than in Japanese: each engine draws each language's own, and the
+    moviepy engine's Chinese is libass's Chinese (not the collection's first face, which is Japanese)."""
+    ink: dict[tuple[str, str], np.ndarray] = {}
+    for lang in ("zh", "ja"):
+        for engine in ("ffmpeg", "moviepy"):
+            (folder := tmp_path / f"{lang}-{engine}").mkdir()
+            result = _render(folder, lang, text="骨直", engine=engine, size=360)
+            ink[lang, engine] = _caption_frame(result, 0.3)[int(640 * 0.45) : int(640 * 0.85)].min(axis=2) > 170
+
+    def apart(a: tuple[str, str], b: tuple[str, str]) -> int:
+        return int((ink[a] != ink[b]).sum())
+
+    assert min(int(v.sum()) for v in ink.values()) > 3000  # the two characters are drawn large
+    for engine in ("ffmpeg", "moviepy"):
+        assert apart(("zh", engine), ("ja", engine)) > 1000, engine  # measured: 1750 and 1967 pixels
+    # the two engines agree within a language (measured: about 300 pixels) far more than across languages
+    for lang, other in (("zh", "ja"), ("ja", "zh")):
+        same, across = apart((lang, "moviepy"), (lang, "ffmpeg")), apart((lang, "moviepy"), (other, "ffmpeg"))
+        assert 3 * same < across, (lang, same, across)
 
 
 def _ocr(frame: np.ndarray, lang: str) -> str:

@@ -230,7 +230,7 @@ class MoviepyEngine:
     """The moviepy 2 engine: the same look, and room for your own moviepy effects per scene."""
 
     name: ClassVar[str] = "moviepy"
-    version: ClassVar[str] = "2"  # 2: BT.709 matrix and tags
+    version: ClassVar[str] = "3"  # 2: BT.709 matrix and tags; 3: the chosen face of a .ttc collection
 
     async def render_clip(
         self, spec: ClipSpec, out: Path, *, scene: int | None = None, effects: Sequence[Any] = ()

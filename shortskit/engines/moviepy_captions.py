@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +27,6 @@ from shortskit.text import strip_emoji
 __all__ = ["caption_clips"]
 
 _MARGIN_X = 80  # left/right caption margin at 1080 wide, as in the ASS style
-
-
-@lru_cache(maxsize=64)
-def _pil_font(font: str, size: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font, size)
 
 
 def raqm() -> bool:
@@ -54,7 +46,7 @@ def _rgba(hex_color: str) -> tuple[tuple[int, int, int], float]:
 class _Look:
     """Caption measurements for one frame size."""
 
-    font: str
+    font: Face  # the primary face (its file and, in a .ttc collection, its index)
     size: float  # libass font size, pixels
     em: int  # Pillow font size
     stroke: int
@@ -80,9 +72,9 @@ class _Look:
     @classmethod
     def of(cls, spec: ClipSpec, style: CaptionStyle) -> _Look:
         k = spec.width / 1080
-        font = str(spec.font_file)
+        font = spec.fonts.primary if spec.fonts is not None else Face(Path(spec.font_file), 0, "")
         size = style.size * k
-        em_per_size, a, d = font_metrics(font)
+        em_per_size, a, d = font_metrics(str(font.file), font.index)
         return cls(
             font=font,
             size=size,
@@ -100,17 +92,17 @@ class _Look:
 
     def face(self, text: str) -> Face:
         """The face that draws ``text``."""
-        return self.fonts.face_for(text) if self.fonts is not None else Face(Path(self.font), 0, "")
+        return self.fonts.face_for(text) if self.fonts is not None else self.font
 
     def runs(self, text: str) -> list[tuple[str, Face]]:
         """``text`` in pieces, each with the one face that draws it whole."""
-        return self.fonts.runs(text) if self.fonts is not None else [(text, Face(Path(self.font), 0, ""))]
+        return self.fonts.runs(text) if self.fonts is not None else [(text, self.font)]
 
     def em_for(self, face: Face, em: int) -> int:
         """Pillow size in ``face`` for Pillow size ``em`` of the primary font (the same libass size)."""
-        if str(face.file) == self.font:
+        if face == self.font:
             return em
-        ours, _, _ = font_metrics(self.font)
+        ours, _, _ = font_metrics(str(self.font.file), self.font.index)
         theirs, _, _ = font_metrics(str(face.file), face.index)
         return max(1, round(em * theirs / ours))
 
@@ -134,23 +126,33 @@ def _intervals(group: CaptionGroup, style: CaptionStyle) -> list[tuple[float, fl
 
 
 def _text_clip(
-    look: _Look, text: str, color: tuple[int, int, int], em: int, stroke_color: tuple[int, int, int], font: str
+    look: _Look, text: str, color: tuple[int, int, int], em: int, stroke_color: tuple[int, int, int], face: Face
 ) -> Any:
-    from moviepy import TextClip
+    """``text`` in ``face`` as a transparent still, drawn as moviepy's ``TextClip`` (label) draws it.
 
+    Drawn here rather than by ``TextClip``, which opens a font file by its path alone and so always takes the
+    first face of a collection: NotoSansCJK-Bold.ttc's face 0 is Japanese, whose forms of 骨 or 直 are not the
+    Chinese ones. ``face.pil`` opens the face the caption font chose (its index).
+    """
+    import numpy as np
+    from moviepy import ImageClip
+    from PIL import Image, ImageDraw
+
+    font = face.pil(em)
     pad_x, pad_y = _pads(look, em)
-    return TextClip(
-        font=font,
-        text=text,
-        font_size=em,
-        color=color,
-        stroke_color=stroke_color if look.stroke else None,
-        stroke_width=look.stroke,
-        # moviepy sizes the image from the text's own box, which cuts the bottom off faces with tall ascents
-        # (Noto Sans Arabic): room below costs nothing, since words are placed by their top-left corner
-        margin=(pad_x, pad_y, pad_x, pad_y + em),
-        transparent=True,
+    stroke = look.stroke
+    left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox(
+        (0, 0), text, font=font, stroke_width=stroke, anchor="ls"
     )
+    # TextClip's sizes: the text's box, then room around it (below: faces with tall ascents such as Noto Sans
+    # Arabic are cut off at the bottom otherwise; room costs nothing, since words are placed by their corner)
+    size = (int(right - left) + 2 * pad_x, int(bottom - top) + 2 * pad_y + em)
+    img = Image.new("RGBA", size, (0, 0, 0, 0))
+    ImageDraw.Draw(img).text(
+        (pad_x + stroke, pad_y + stroke + font.getmetrics()[0]), text, fill=color, font=font,
+        stroke_width=stroke, stroke_fill=stroke_color if stroke else None, anchor="ls",
+    )  # fmt: skip
+    return ImageClip(np.array(img), transparent=True)
 
 
 def _caption_clip(
@@ -172,7 +174,7 @@ def _caption_clip(
     ems = [round(look.em * pop) if i == active else look.em for i in range(len(words))]
     piece_widths = [[f.pil(look.em_for(f, ems[i])).getlength(t) for t, f in pieces[i]] for i in range(len(words))]
     widths = [sum(p) for p in piece_widths]
-    space = _pil_font(look.font, look.em).getlength(" ")
+    space = look.font.pil(look.em).getlength(" ")
     gaps = [0.0 if (i == 0 or glued[i]) else space for i in range(len(words))]
     lines = wrap_lines(widths, gaps, look.max_width)
     rtl = scripts.is_rtl(" ".join(words))
@@ -192,7 +194,7 @@ def _caption_clip(
     ) -> Any:
         key = (text, rgb, alpha, em, stroke, face)
         if key not in cache:
-            clip = _text_clip(look, text, rgb, em, stroke, str(face.file))
+            clip = _text_clip(look, text, rgb, em, stroke, face)
             cache[key] = clip.with_opacity(alpha) if alpha < 1 else clip
         return cache[key]
 
@@ -261,7 +263,7 @@ def caption_clips(spec: ClipSpec, duration: float) -> list[Any]:
         # as in the ASS file: a word wider than the frame makes its whole caption smaller
         drawn = [w for w in words if w]
         faces = [look.face(w) for w in drawn]
-        size = fit_size(drawn, look.size, look.stroke, look.max_width, Path(look.font), faces=faces)
+        size = fit_size(drawn, look.size, look.stroke, look.max_width, look.font.file, faces=faces)
         group_look = look if size >= look.size else look.scaled(size / look.size)
         for start, end, active in _intervals(g, style):
             # ASS stores times in centiseconds; round the same way so both engines switch on the same frame.
