@@ -189,6 +189,96 @@ def test_processes_sharing_a_gpu_take_turns(tmp_path: Path) -> None:
     assert (tmp_path / "shortskit-gpu-cuda-0.lock").exists()
 
 
+# -- the user's memory options ---------------------------------------------------------------------------------
+
+
+def test_attention_slicing_and_vae_tiling_load_and_paint_nearly_the_same_picture(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    def paint(memory: str, seed: int = 1) -> tuple[np.ndarray, Any]:
+        monkeypatch.setenv("SHORTSKIT_DIFFUSERS_MEMORY", memory)
+        forget_models("diffusers")  # each setup is its own load
+        painter = DiffusersImages(steps=2)
+        out = asyncio.run(
+            painter.generate("a calm sea", tmp_path / f"{memory}{seed}.png", width=90, height=160, seed=seed)
+        )
+        return _pixels(out).astype(float), painter._pipeline().pipe
+
+    plain, pipe = paint("")
+    assert not pipe.vae.use_tiling
+    other_seed = np.abs(paint("", seed=2)[0] - plain).mean()  # what another picture is: about 50 levels away
+    sliced, pipe = paint("attention_slicing")
+    assert {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {"SlicedAttnProcessor"}
+    assert np.abs(sliced - plain).max() <= 2  # the same sums, a slice at a time
+    tiled, pipe = paint("attention_slicing,vae_tiling")
+    assert pipe.vae.use_tiling and {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {
+        "SlicedAttnProcessor"
+    }
+    # the tiny VAE decodes 32-pixel tiles, each with its own group norms, blended where they overlap: the same
+    # picture with faint seams (about 4 levels on average), not another one
+    assert np.abs(tiled - plain).mean() < other_seed / 5, (np.abs(tiled - plain).mean(), other_seed)
+    forget_models("diffusers")
+
+
+def test_offload_on_the_cpu_is_a_warning_and_paints_as_without_it(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    plain = _pixels(
+        asyncio.run(DiffusersImages(steps=2).generate("a calm sea", tmp_path / "a.png", width=90, height=160, seed=1))
+    )
+    forget_models("diffusers")
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_MEMORY", "model_offload,attention_slicing")
+    with caplog.at_level(logging.WARNING, logger="shortskit"):
+        painter = DiffusersImages(steps=2)
+        offloaded = asyncio.run(painter.generate("a calm sea", tmp_path / "b.png", width=90, height=160, seed=1))
+    warned = [r.getMessage() for r in caplog.records if "model_offload" in r.getMessage()]
+    assert len(warned) == 1 and "painting on the CPU, it is ignored" in warned[0], warned
+    assert painter.setup.memory == ("attention_slicing",)
+    assert np.abs(_pixels(offloaded) - plain).max() <= 2
+
+
+@pytest.mark.parametrize("option", ["8bit", "4bit"])
+def test_quantization_without_a_cuda_gpu_is_one_line_naming_the_option(tmp_path: Path, tiny: Path, option: str) -> None:
+    env = {
+        "SHORTSKIT_DIFFUSERS_DIR": str(tiny),
+        "SHORTSKIT_DIFFUSERS_MEMORY": option,
+        "SHORTSKIT_DIFFUSERS_DEVICE": "cpu",
+    }
+    story = _story(tmp_path)
+    line = _one_error_line(run_cli("render", story, "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=env))
+    assert f"diffusers memory option {option} (SHORTSKIT_DIFFUSERS_MEMORY) needs a CUDA GPU and bitsandbytes" in line
+    assert "this machine paints on cpu" in line and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "package", "hint"),
+    [("8bit", "bitsandbytes", "pip install bitsandbytes"), ("model_offload", "accelerate", "pip install accelerate")],
+)
+def test_a_memory_option_on_a_gpu_without_its_package_names_the_package(
+    local_model: Path, monkeypatch: pytest.MonkeyPatch, option: str, package: str, hint: str
+) -> None:
+    import torch
+
+    from shortskit.errors import ConfigError
+    from shortskit.providers import diffusers as provider
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as the check can tell
+    monkeypatch.setattr(provider, "_installed", lambda name: name != package)
+    with pytest.raises(ConfigError) as caught:
+        provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=(option,)))
+    message = str(caught.value)
+    assert f"diffusers memory option {option} (SHORTSKIT_DIFFUSERS_MEMORY) needs {package}" in message
+    assert hint in message and "\n" not in message
+    monkeypatch.setattr(provider, "_installed", lambda name: True)  # with the package, the check lets it through
+    assert (
+        provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=(option,))).device == "cuda"
+    )
+
+
 # -- the story decides the model and how it paints, never where the weights are --------------------------------
 
 
