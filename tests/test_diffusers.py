@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,119 @@ def test_a_memory_option_on_a_gpu_without_its_package_names_the_package(
     assert (
         provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=(option,))).device == "cuda"
     )
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ({"device": "gpu"}, "diffusers device must be auto, cuda, cuda:N, mps or cpu, got 'gpu'"),
+        ({"dtype": "half"}, "diffusers dtype must be one of auto, float16, bfloat16, float32, got 'half'"),
+        ({"memory": ("cpu_offload",)}, "unknown diffusers memory option 'cpu_offload' (SHORTSKIT_DIFFUSERS_MEMORY)"),
+        ({"memory": ("model_offload", "sequential_offload")}, "choose one offload (model or sequential)"),
+        ({"memory": ("8bit", "4bit")}, "and one quantization"),
+        ({"size": (100, 200)}, "diffusers size must be two multiples of 64 (WIDTHxHEIGHT), got (100, 200)"),
+    ],
+)
+def test_a_wrong_setup_is_named(setup: dict[str, Any], says: str) -> None:
+    from shortskit.errors import ConfigError
+    from shortskit.providers.diffusers import DiffusersSetup
+
+    with pytest.raises(ConfigError) as caught:
+        DiffusersSetup(**setup).checked()
+    assert says in str(caught.value)
+    with pytest.raises(ConfigError, match="SHORTSKIT_DIFFUSERS_SIZE must be WIDTHxHEIGHT like 576x1024, got 'big'"):
+        DiffusersSetup.from_env({"SHORTSKIT_DIFFUSERS_SIZE": "big"})
+    assert DiffusersSetup.from_env({"SHORTSKIT_DIFFUSERS_MEMORY": " vae_tiling, attention_slicing ,"}).memory == (
+        "vae_tiling",
+        "attention_slicing",
+    )
+
+
+def test_half_precision_on_a_gpu_bfloat16_only_where_the_gpu_has_it(
+    local_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    setup = DiffusersSetup(weights=local_model)
+    assert DiffusersImages(setup=setup).dtype == "float32"  # the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # what the choice reads of the machine
+    bf16 = {"yes": True}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16["yes"])
+    assert DiffusersImages(setup=setup).dtype == "float16"  # SSD-1B's own
+    flux = "black-forest-labs/FLUX.1-schnell"
+    assert DiffusersImages(model=flux, setup=setup).dtype == "bfloat16"  # an L4 or an A100
+    bf16["yes"] = False  # a T4
+    assert DiffusersImages(model=flux, setup=setup).dtype == "float16"
+    assert DiffusersImages(setup=replace(setup, dtype="float32")).dtype == "float32"  # the user's choice wins
+
+
+def test_the_cache_key_holds_the_model_and_a_fingerprint_of_the_local_copy_never_its_path(
+    local_model: Path, tmp_path: Path
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    here, there = tmp_path / "here" / "ssd", tmp_path / "there" / "copy"
+    shutil.copytree(local_model, here)
+    shutil.copytree(local_model, there)
+
+    def settings(folder: Path, **options: Any) -> dict[str, Any]:
+        return DiffusersImages(steps=2, setup=DiffusersSetup(weights=folder, **options)).settings()
+
+    a, b = settings(here), settings(there)
+    assert a == b and a["model"] == "segmind/SSD-1B" and a["revision"].startswith("local:")  # two machines share it
+    blob = json.dumps(a)
+    assert str(tmp_path) not in blob and "here" not in blob and "there" not in blob
+    assert settings(here, memory=("attention_slicing",)) == a  # how it fits in memory is not what it paints
+    config = there / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "beta_end": 0.02}))
+    assert settings(there)["revision"] != a["revision"]  # other weights: other pictures
+    painter = DiffusersImages(steps=3, guidance=5, negative_prompt=" blurry ", setup=DiffusersSetup(weights=here))
+    assert {k: painter.settings()[k] for k in ("steps", "guidance", "negative_prompt")} == {
+        "steps": 3, "guidance": 5.0, "negative_prompt": "blurry",
+    }  # fmt: skip
+
+
+def test_a_negative_prompt_reaches_the_pipeline(local_model: Path, tmp_path: Path) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    def paint(name: str, negative: str) -> np.ndarray:
+        painter = DiffusersImages(steps=2, negative_prompt=negative)
+        return _pixels(asyncio.run(painter.generate("a calm sea", tmp_path / name, width=90, height=160, seed=1)))
+
+    plain = paint("a.png", "")
+    assert np.array_equal(plain, paint("b.png", ""))
+    assert np.abs(paint("c.png", "a dark storm").astype(float) - plain).mean() > 5
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            "RepositoryNotFoundError",
+            "diffusers: model segmind/SSD-1B is not on Hugging Face (or revision 'main' is not)",
+        ),
+        ("GatedRepoError", "diffusers: model segmind/SSD-1B is gated: accept its licence on huggingface.co and log in"),
+    ],
+)
+def test_an_unknown_or_gated_model_is_named(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str, says: str
+) -> None:
+    import diffusers.configuration_utils
+    import httpx
+    from huggingface_hub import errors
+
+    def hub(repo: str, **kwargs: Any) -> Any:  # what the hub answers for a repository it has not, or gates
+        response = httpx.Response(404, request=httpx.Request("GET", f"https://huggingface.co/{repo}"))
+        raise getattr(errors, error)(f"{repo}: {error}", response=response)
+
+    monkeypatch.setattr(diffusers.configuration_utils, "hf_hub_download", hub)
+    monkeypatch.delenv("SHORTSKIT_DIFFUSERS_DIR")
+    with pytest.raises(ScenesFailedError) as caught:
+        render_sync(_load(_story(tmp_path)), tmp_path / "o.mp4", workspace=tmp_path / "w")
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message and message.startswith(says), message
 
 
 # -- the story decides the model and how it paints, never where the weights are --------------------------------
