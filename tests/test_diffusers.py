@@ -372,6 +372,7 @@ def test_a_negative_prompt_reaches_the_pipeline(local_model: Path, tmp_path: Pat
             "diffusers: model segmind/SSD-1B is not on Hugging Face (or revision 'main' is not)",
         ),
         ("GatedRepoError", "diffusers: model segmind/SSD-1B is gated: accept its licence on huggingface.co and log in"),
+        ("RevisionNotFoundError", "diffusers: model segmind/SSD-1B is not on Hugging Face (or revision 'main' is not)"),
     ],
 )
 def test_an_unknown_or_gated_model_is_named(

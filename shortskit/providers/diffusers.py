@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_MODEL", "ENV_DIR", "ENV_MEMORY", "INSTALL", "MODELS", "Diffu
 
 log = logging.getLogger("shortskit")
 
-DEFAULT_MODEL = "segmind/SSD-1B"  # Apache-2.0, about 5 GB in fp16: fits a T4 beside Chatterbox (README: the table)
+DEFAULT_MODEL = "segmind/SSD-1B"  # Apache-2.0, about 4.4 GB in fp16: fits a T4 beside Chatterbox (README: the table)
 INSTALL = 'pip install "shortskit[diffusers]"'
 ENV_DIR = "SHORTSKIT_DIFFUSERS_DIR"  # a local copy of the model (what `hf download MODEL --local-dir DIR` writes)
 ENV_DEVICE = "SHORTSKIT_DIFFUSERS_DEVICE"  # auto, cuda, cuda:1, mps, cpu
