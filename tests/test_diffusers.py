@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,210 @@ def test_processes_sharing_a_gpu_take_turns(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert spans[0][1] <= spans[1][0], spans  # the second began after the first had ended
     assert (tmp_path / "shortskit-gpu-cuda-0.lock").exists()
+
+
+# -- the user's memory options ---------------------------------------------------------------------------------
+
+
+def test_attention_slicing_and_vae_tiling_load_and_paint_nearly_the_same_picture(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    def paint(memory: str, seed: int = 1) -> tuple[np.ndarray, Any]:
+        monkeypatch.setenv("SHORTSKIT_DIFFUSERS_MEMORY", memory)
+        forget_models("diffusers")  # each setup is its own load
+        painter = DiffusersImages(steps=2)
+        out = asyncio.run(
+            painter.generate("a calm sea", tmp_path / f"{memory}{seed}.png", width=90, height=160, seed=seed)
+        )
+        return _pixels(out).astype(float), painter._pipeline().pipe
+
+    plain, pipe = paint("")
+    assert not pipe.vae.use_tiling
+    other_seed = np.abs(paint("", seed=2)[0] - plain).mean()  # what another picture is: about 50 levels away
+    sliced, pipe = paint("attention_slicing")
+    assert {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {"SlicedAttnProcessor"}
+    assert np.abs(sliced - plain).max() <= 2  # the same sums, a slice at a time
+    tiled, pipe = paint("attention_slicing,vae_tiling")
+    assert pipe.vae.use_tiling and {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {
+        "SlicedAttnProcessor"
+    }
+    # the tiny VAE decodes 32-pixel tiles, each with its own group norms, blended where they overlap: the same
+    # picture with faint seams (about 4 levels on average), not another one
+    assert np.abs(tiled - plain).mean() < other_seed / 5, (np.abs(tiled - plain).mean(), other_seed)
+    forget_models("diffusers")
+
+
+def test_offload_on_the_cpu_is_a_warning_and_paints_as_without_it(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    plain = _pixels(
+        asyncio.run(DiffusersImages(steps=2).generate("a calm sea", tmp_path / "a.png", width=90, height=160, seed=1))
+    )
+    forget_models("diffusers")
+    monkeypatch.setenv("SHORTSKIT_DIFFUSERS_MEMORY", "model_offload,attention_slicing")
+    with caplog.at_level(logging.WARNING, logger="shortskit"):
+        painter = DiffusersImages(steps=2)
+        offloaded = asyncio.run(painter.generate("a calm sea", tmp_path / "b.png", width=90, height=160, seed=1))
+    warned = [r.getMessage() for r in caplog.records if "model_offload" in r.getMessage()]
+    assert len(warned) == 1 and "painting on the CPU, it is ignored" in warned[0], warned
+    assert painter.setup.memory == ("attention_slicing",)
+    assert np.abs(_pixels(offloaded) - plain).max() <= 2
+
+
+@pytest.mark.parametrize("option", ["8bit", "4bit"])
+def test_quantization_without_a_cuda_gpu_is_one_line_naming_the_option(tmp_path: Path, tiny: Path, option: str) -> None:
+    env = {
+        "SHORTSKIT_DIFFUSERS_DIR": str(tiny),
+        "SHORTSKIT_DIFFUSERS_MEMORY": option,
+        "SHORTSKIT_DIFFUSERS_DEVICE": "cpu",
+    }
+    story = _story(tmp_path)
+    line = _one_error_line(run_cli("render", story, "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=env))
+    assert f"diffusers memory option {option} (SHORTSKIT_DIFFUSERS_MEMORY) needs a CUDA GPU and bitsandbytes" in line
+    assert "this machine paints on cpu" in line and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "package", "hint"),
+    [("8bit", "bitsandbytes", "pip install bitsandbytes"), ("model_offload", "accelerate", "pip install accelerate")],
+)
+def test_a_memory_option_on_a_gpu_without_its_package_names_the_package(
+    local_model: Path, monkeypatch: pytest.MonkeyPatch, option: str, package: str, hint: str
+) -> None:
+    import torch
+
+    from shortskit.errors import ConfigError
+    from shortskit.providers import diffusers as provider
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as the check can tell
+    monkeypatch.setattr(provider, "_installed", lambda name: name != package)
+    with pytest.raises(ConfigError) as caught:
+        provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=(option,)))
+    message = str(caught.value)
+    assert f"diffusers memory option {option} (SHORTSKIT_DIFFUSERS_MEMORY) needs {package}" in message
+    assert hint in message and "\n" not in message
+    monkeypatch.setattr(provider, "_installed", lambda name: True)  # with the package, the check lets it through
+    assert (
+        provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=(option,))).device == "cuda"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ({"device": "gpu"}, "diffusers device must be auto, cuda, cuda:N, mps or cpu, got 'gpu'"),
+        ({"dtype": "half"}, "diffusers dtype must be one of auto, float16, bfloat16, float32, got 'half'"),
+        ({"memory": ("cpu_offload",)}, "unknown diffusers memory option 'cpu_offload' (SHORTSKIT_DIFFUSERS_MEMORY)"),
+        ({"memory": ("model_offload", "sequential_offload")}, "choose one offload (model or sequential)"),
+        ({"memory": ("8bit", "4bit")}, "and one quantization"),
+        ({"size": (100, 200)}, "diffusers size must be two multiples of 64 (WIDTHxHEIGHT), got (100, 200)"),
+    ],
+)
+def test_a_wrong_setup_is_named(setup: dict[str, Any], says: str) -> None:
+    from shortskit.errors import ConfigError
+    from shortskit.providers.diffusers import DiffusersSetup
+
+    with pytest.raises(ConfigError) as caught:
+        DiffusersSetup(**setup).checked()
+    assert says in str(caught.value)
+    with pytest.raises(ConfigError, match="SHORTSKIT_DIFFUSERS_SIZE must be WIDTHxHEIGHT like 576x1024, got 'big'"):
+        DiffusersSetup.from_env({"SHORTSKIT_DIFFUSERS_SIZE": "big"})
+    assert DiffusersSetup.from_env({"SHORTSKIT_DIFFUSERS_MEMORY": " vae_tiling, attention_slicing ,"}).memory == (
+        "vae_tiling",
+        "attention_slicing",
+    )
+
+
+def test_half_precision_on_a_gpu_bfloat16_only_where_the_gpu_has_it(
+    local_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    setup = DiffusersSetup(weights=local_model)
+    assert DiffusersImages(setup=setup).dtype == "float32"  # the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # what the choice reads of the machine
+    bf16 = {"yes": True}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16["yes"])
+    assert DiffusersImages(setup=setup).dtype == "float16"  # SSD-1B's own
+    flux = "black-forest-labs/FLUX.1-schnell"
+    assert DiffusersImages(model=flux, setup=setup).dtype == "bfloat16"  # an L4 or an A100
+    bf16["yes"] = False  # a T4
+    assert DiffusersImages(model=flux, setup=setup).dtype == "float16"
+    assert DiffusersImages(setup=replace(setup, dtype="float32")).dtype == "float32"  # the user's choice wins
+
+
+def test_the_cache_key_holds_the_model_and_a_fingerprint_of_the_local_copy_never_its_path(
+    local_model: Path, tmp_path: Path
+) -> None:
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    here, there = tmp_path / "here" / "ssd", tmp_path / "there" / "copy"
+    shutil.copytree(local_model, here)
+    shutil.copytree(local_model, there)
+
+    def settings(folder: Path, **options: Any) -> dict[str, Any]:
+        return DiffusersImages(steps=2, setup=DiffusersSetup(weights=folder, **options)).settings()
+
+    a, b = settings(here), settings(there)
+    assert a == b and a["model"] == "segmind/SSD-1B" and a["revision"].startswith("local:")  # two machines share it
+    blob = json.dumps(a)
+    assert str(tmp_path) not in blob and "here" not in blob and "there" not in blob
+    assert settings(here, memory=("attention_slicing",)) == a  # how it fits in memory is not what it paints
+    config = there / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "beta_end": 0.02}))
+    assert settings(there)["revision"] != a["revision"]  # other weights: other pictures
+    painter = DiffusersImages(steps=3, guidance=5, negative_prompt=" blurry ", setup=DiffusersSetup(weights=here))
+    assert {k: painter.settings()[k] for k in ("steps", "guidance", "negative_prompt")} == {
+        "steps": 3, "guidance": 5.0, "negative_prompt": "blurry",
+    }  # fmt: skip
+
+
+def test_a_negative_prompt_reaches_the_pipeline(local_model: Path, tmp_path: Path) -> None:
+    from shortskit.providers.diffusers import DiffusersImages
+
+    def paint(name: str, negative: str) -> np.ndarray:
+        painter = DiffusersImages(steps=2, negative_prompt=negative)
+        return _pixels(asyncio.run(painter.generate("a calm sea", tmp_path / name, width=90, height=160, seed=1)))
+
+    plain = paint("a.png", "")
+    assert np.array_equal(plain, paint("b.png", ""))
+    assert np.abs(paint("c.png", "a dark storm").astype(float) - plain).mean() > 5
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            "RepositoryNotFoundError",
+            "diffusers: model segmind/SSD-1B is not on Hugging Face (or revision 'main' is not)",
+        ),
+        ("GatedRepoError", "diffusers: model segmind/SSD-1B is gated: accept its licence on huggingface.co and log in"),
+        ("RevisionNotFoundError", "diffusers: model segmind/SSD-1B is not on Hugging Face (or revision 'main' is not)"),
+    ],
+)
+def test_an_unknown_or_gated_model_is_named(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str, says: str
+) -> None:
+    import diffusers.configuration_utils
+    import httpx
+    from huggingface_hub import errors
+
+    def hub(repo: str, **kwargs: Any) -> Any:  # what the hub answers for a repository it has not, or gates
+        response = httpx.Response(404, request=httpx.Request("GET", f"https://huggingface.co/{repo}"))
+        raise getattr(errors, error)(f"{repo}: {error}", response=response)
+
+    monkeypatch.setattr(diffusers.configuration_utils, "hf_hub_download", hub)
+    monkeypatch.delenv("SHORTSKIT_DIFFUSERS_DIR")
+    with pytest.raises(ScenesFailedError) as caught:
+        render_sync(_load(_story(tmp_path)), tmp_path / "o.mp4", workspace=tmp_path / "w")
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message and message.startswith(says), message
 
 
 # -- the story decides the model and how it paints, never where the weights are --------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import inspect
 import logging
 import os
@@ -33,7 +34,7 @@ __all__ = ["DEFAULT_MODEL", "ENV_DIR", "ENV_MEMORY", "INSTALL", "MODELS", "Diffu
 
 log = logging.getLogger("shortskit")
 
-DEFAULT_MODEL = "segmind/SSD-1B"  # Apache-2.0, about 5 GB in fp16: fits a T4 beside Chatterbox (README: the table)
+DEFAULT_MODEL = "segmind/SSD-1B"  # Apache-2.0, about 4.4 GB in fp16: fits a T4 beside Chatterbox (README: the table)
 INSTALL = 'pip install "shortskit[diffusers]"'
 ENV_DIR = "SHORTSKIT_DIFFUSERS_DIR"  # a local copy of the model (what `hf download MODEL --local-dir DIR` writes)
 ENV_DEVICE = "SHORTSKIT_DIFFUSERS_DEVICE"  # auto, cuda, cuda:1, mps, cpu
@@ -211,10 +212,39 @@ class DiffusersImages:
         self.dtype = self.setup.dtype if self.setup.dtype != "auto" else known.dtype if gpu else "float32"
         if self.dtype == "bfloat16" and self.device.startswith("cuda") and not self._torch.cuda.is_bf16_supported():
             self.dtype = "float16"  # a T4 has no bfloat16
+        self._fit_memory()
         self.size = self.setup.size or known.size  # what the pipeline paints; cover-cropped to the frame after
         self.weights: Path | None = self.setup.weights  # type: ignore[assignment]
         self._identity = _fingerprint(self.weights) if self.weights is not None else None
         self._failed: str | None = None  # a pipeline that would not load is not tried again by this provider
+
+    def _fit_memory(self) -> None:
+        """Keep the memory options this machine can use, or say in one line what one of them needs: offload moves
+        weights between the CPU and a GPU (painting on the CPU it is dropped, with a warning) and needs
+        accelerate; 8bit and 4bit need a CUDA GPU and bitsandbytes."""
+        memory = self.setup.memory
+        offload = [m for m in memory if m.endswith("_offload")]
+        quant = [m for m in memory if m in ("8bit", "4bit")]
+        if quant and not self.device.startswith("cuda"):
+            raise ConfigError(
+                f"diffusers memory option {quant[0]} ({ENV_MEMORY}) needs a CUDA GPU and bitsandbytes; "
+                f"this machine paints on {self.device}: remove {quant[0]}"
+            )
+        if quant and not _installed("bitsandbytes"):
+            raise ConfigError(
+                f"diffusers memory option {quant[0]} ({ENV_MEMORY}) needs bitsandbytes: pip install bitsandbytes"
+            )
+        if offload and self.device == "cpu":
+            log.warning(
+                "diffusers memory option %s (%s) moves weights between the CPU and a GPU; painting on the CPU, it "
+                "is ignored", offload[0], ENV_MEMORY,
+            )  # fmt: skip
+            self.setup = replace(self.setup, memory=tuple(m for m in memory if m not in offload))
+        elif offload and not _installed("accelerate"):
+            raise ConfigError(
+                f"diffusers memory option {offload[0]} ({ENV_MEMORY}) needs accelerate: {INSTALL} "
+                "(or pip install accelerate)"
+            )
 
     def settings(self) -> dict[str, Any]:
         """Everything that changes the picture: the model and its revision (or the local copy's fingerprint),
@@ -381,6 +411,11 @@ def _quiet(diffusers: Any) -> None:
     for lib in (diffusers, transformers):
         lib.utils.logging.disable_progress_bar()
         lib.utils.logging.set_verbosity_error()
+
+
+def _installed(package: str) -> bool:
+    """Whether ``package`` can be imported here (without importing it)."""
+    return importlib.util.find_spec(package) is not None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
