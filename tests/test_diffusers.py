@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -281,6 +282,31 @@ def test_a_memory_option_on_a_gpu_without_its_package_names_the_package(
 
 
 @pytest.mark.parametrize(
+    ("total_gb", "memory", "planned"),
+    [
+        (16, (), ("vae_tiling",)),  # a T4: the float32 VAE decode is what overflows beside Chatterbox
+        (24, (), ()),  # an L4 or bigger: nothing to do
+        (16, ("none",), ("none",)),  # the operator says no option at all
+        (16, ("attention_slicing",), ("attention_slicing",)),  # the operator's own choice stands
+    ],
+)
+def test_the_memory_plan_tiles_the_vae_on_a_small_gpu_unless_told(
+    local_model: Path, monkeypatch: pytest.MonkeyPatch, total_gb: int, memory: tuple[str, ...], planned: tuple
+) -> None:
+    import torch
+
+    from shortskit.providers import diffusers as provider
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as the plan can tell
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(
+        torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=total_gb * 10**9)
+    )
+    images = provider.DiffusersImages(setup=provider.DiffusersSetup(weights=local_model, memory=memory))
+    assert images.device == "cuda" and images.setup.memory == planned
+
+
+@pytest.mark.parametrize(
     ("setup", "says"),
     [
         ({"device": "gpu"}, "diffusers device must be auto, cuda, cuda:N, mps or cpu, got 'gpu'"),
@@ -288,6 +314,7 @@ def test_a_memory_option_on_a_gpu_without_its_package_names_the_package(
         ({"memory": ("cpu_offload",)}, "unknown diffusers memory option 'cpu_offload' (SHORTSKIT_DIFFUSERS_MEMORY)"),
         ({"memory": ("model_offload", "sequential_offload")}, "choose one offload (model or sequential)"),
         ({"memory": ("8bit", "4bit")}, "and one quantization"),
+        ({"memory": ("none", "vae_tiling")}, "diffusers memory option none (SHORTSKIT_DIFFUSERS_MEMORY) goes alone"),
         ({"size": (100, 200)}, "diffusers size must be two multiples of 64 (WIDTHxHEIGHT), got (100, 200)"),
     ],
 )
@@ -316,6 +343,7 @@ def test_half_precision_on_a_gpu_bfloat16_only_where_the_gpu_has_it(
     setup = DiffusersSetup(weights=local_model)
     assert DiffusersImages(setup=setup).dtype == "float32"  # the CPU
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # what the choice reads of the machine
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 10**9))
     bf16 = {"yes": True}
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16["yes"])
     assert DiffusersImages(setup=setup).dtype == "float16"  # SSD-1B's own

@@ -70,7 +70,9 @@ _MEMORY = (
     "8bit",
     "4bit",
     "no_safety_checker",
+    "none",  # no option, and no automatic one on a small GPU
 )
+SMALL_GPU = 20 * 2**30  # below this, with no memory option set, the VAE decodes in tiles (the memory plan)
 _DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 
@@ -82,7 +84,8 @@ class DiffusersSetup:
     weights: str | Path | None = None  # a local copy of the story's model (a save_pretrained folder); None: the hub
     device: str = "auto"  # auto: CUDA, then Apple's MPS, then the CPU; or cuda, cuda:N, mps, cpu
     dtype: str = "auto"  # auto: the model's half precision on a GPU, float32 on the CPU
-    memory: tuple[str, ...] = ()  # model_offload | sequential_offload, attention_slicing, vae_tiling, 8bit | 4bit
+    memory: tuple[str, ...] = ()  # model_offload | sequential_offload, attention_slicing, vae_tiling, 8bit | 4bit,
+    # no_safety_checker; none; (): vae_tiling on a CUDA GPU under 20 GB (the memory plan), nothing elsewhere
     size: tuple[int, int] | None = None  # width x height to paint at (multiples of 64); None: the model's own
 
     @classmethod
@@ -112,6 +115,8 @@ class DiffusersSetup:
             )
         if {"model_offload", "sequential_offload"} <= set(self.memory) or {"8bit", "4bit"} <= set(self.memory):
             raise ConfigError("diffusers memory: choose one offload (model or sequential) and one quantization")
+        if "none" in self.memory and len(self.memory) > 1:
+            raise ConfigError(f"diffusers memory option none ({ENV_MEMORY}) goes alone, not with other options")
         if self.size is not None and (
             len(self.size) != 2 or any(not isinstance(v, int) or v < 64 or v % 64 for v in self.size)
         ):
@@ -245,6 +250,12 @@ class DiffusersImages:
                 f"diffusers memory option {offload[0]} ({ENV_MEMORY}) needs accelerate: {INSTALL} "
                 "(or pip install accelerate)"
             )
+        if not memory and self.device.startswith("cuda"):
+            total = self._torch.cuda.get_device_properties(self._torch.device(self.device)).total_memory
+            if total < SMALL_GPU:  # SDXL's VAE decodes in float32: its peak is what overflows a T4 beside a voice
+                log.info("diffusers: a %.0f GB GPU, so the VAE decodes in tiles (%s=none to not)", total / 1e9,
+                         ENV_MEMORY)  # fmt: skip
+                self.setup = replace(self.setup, memory=("vae_tiling",))
 
     def settings(self) -> dict[str, Any]:
         """Everything that changes the picture: the model and its revision (or the local copy's fingerprint),
