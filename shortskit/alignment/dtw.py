@@ -36,7 +36,7 @@ from shortskit.providers.base import Word
 
 __all__ = ["VERSION", "align_file", "align_samples"]
 
-VERSION = "2"  # bump when the same audio and text would get other word times
+VERSION = "3"  # bump when the same audio and text would get other word times
 
 
 def _reading(text: str, language: str, rate: int, word_gap: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
