@@ -3,8 +3,10 @@ and cepstra that describe a voice's sound while forgetting whose voice it is.
 
 Frames are 25 ms every 10 ms at 16 kHz. The background (noise, a music bed) is followed per mel band over
 1.5 s; speech is what rises above it in the 1.1–6 kHz bands (where music beds are thin) and changes its
-spectrum as quickly as speech does (a held music note does not). Few cepstra (c0..c6) keep the smooth
-spectral envelope and little of the speaker, so another voice, another synthesizer or a person align alike.
+spectrum as quickly as speech does (a held music note does not); a stretch of it starts where the sound
+outruns a local floor that follows any slow rise, so a noise fading in before a word is not the word. Few
+cepstra (c0..c6) keep the smooth spectral envelope and little of the speaker, so another voice, another
+synthesizer or a person align alike.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Tuning:
     rise_low_db: float = 1.5  # ...and a word starts where the spectrum rises above it by this much...
     rise_high_db: float = 12.0  # ...on the way to this much (the mean of the bands that rise most)
     rise_bands: int = 10  # the bands that rise most, averaged
-    rise_window: float = 0.4  # s: how far into a stretch of speech its start may move
+    rise_window: float = 0.6  # s: how far into a stretch of speech its start may move
     rise_quiet_db: float = 15.0  # ...past frames at least this far under the stretch's peak (not a loud fricative)
     vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
@@ -260,7 +262,8 @@ def local_rise(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
 
 def _trim_fades(m: np.ndarray, lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
     """Each stretch of speech starts where the sound rose quickly above what came just before it, not where a
-    noise fading in (a recording's own noise floor, faded in with it) first stood out of the background.
+    noise fading in (a recording's own noise floor, faded in with it) or a swell of the music bed first stood
+    out of the background.
 
     A stretch whose first quick rise (``rise_high_db`` above the local floor of :func:`local_rise`) comes
     within ``rise_window`` starts where that rise began, when all before it stays ``rise_quiet_db`` under the
