@@ -177,6 +177,21 @@ def test_a_noise_fading_in_before_each_word_is_not_its_start(
     assert np.median(err) <= 50 and np.percentile(err, 90) <= 120, early
 
 
+def test_words_after_a_stretch_of_speech_the_warp_left_empty_move_back() -> None:
+    # words read one by one: four stretches of speech, the warp ran late and put no word in the second and
+    # two in the last; each word moves one stretch back, each starting its stretch
+    from shortskit.alignment.dtw import _fill_islands
+    from shortskit.alignment.features import Tuning
+
+    real = np.zeros(200, bool)
+    for a in (10, 60, 110, 160):
+        real[a : a + 20] = True
+    found = _fill_islands(np.array([10, 112, 165, 170]), real, Tuning())
+    assert list(found) == [10, 60, 110, 160]
+    # and the other way round (the warp ran early): the words before the empty stretch move on
+    assert list(_fill_islands(np.array([10, 15, 62, 160]), real, Tuning())) == [10, 60, 110, 160]
+
+
 def test_the_wrong_text_is_an_error_naming_the_file(cases: dict[str, Spoken]) -> None:
     case = cases["en_f3_140"]
     wrong = (

@@ -201,6 +201,7 @@ def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.nd
             continue
         for m in range(i + 1, j + 1):  # stretch m gives its first word to stretch m - 1
             out[first_in(m)] = onsets[m - 1]
+        out[first_in(j)] = onsets[j]  # and the word now first in stretch j starts it
     return out
 
 
