@@ -2,6 +2,8 @@
 
     python bench/align.py            # eSpeak voices (+ Festival's, when `apt-get install festival
                                      #   festvox-us-slt-hts festvox-kallpc16k festvox-ca-ona-hts` was run)
+    python bench/align.py --real fr  # only the real recordings, of these languages (fr, or fr,de; all: --real all)
+    python bench/align.py --synthetic   # only the synthetic cases and the command's speed
 
 Speech comes from eSpeak NG in voices and rates other than the aligner's own reading, and from Festival (another
 synthesizer altogether), English and Spanish (Catalan for Festival: Debian has no Spanish Festival voice), with
@@ -67,13 +69,15 @@ def cases(folder: Path) -> list[tuple[str, str, Spoken]]:
     return found
 
 
-def real(folder: Path) -> None:
+def real(folder: Path, only: set[str] | None = None) -> None:
     """The aligner on real recordings of people, per language and reading (see the module docstring)."""
     if not real_speech.available():
         print(f"(real recordings missing: {real_speech.INSTALL})")
         return
     print(f"\n{'real recordings of people':<34} {'slow':>13} {'music':>13} {'quick':>13} | {'all':>13}")
     for language in real_speech.languages():
+        if only is not None and language not in only:
+            continue
         for alsa in (False, True) if language == "en" else (False,):
             cells, pooled = [], []
             for style in real_speech.STYLES:
@@ -93,9 +97,18 @@ def real(folder: Path) -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--real", metavar="LANGS", help="only the real recordings of these languages (comma-separated, or all)"
+    )
+    group.add_argument("--synthetic", action="store_true", help="only the synthetic cases and the command's speed")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.real:
+            real(folder, None if args.real == "all" else set(args.real.split(",")))
+            return
         rows, pooled, base, speeds = [], [], [], []
         made = cases(folder)
         for name, language, case in made:
@@ -117,7 +130,8 @@ def main() -> None:
             f"{'pooled':<50} {np.median(pooled):>5.0f}ms {np.percentile(pooled, 90):>4.0f}ms | "
             f"{np.median(base):>6.0f}ms {np.percentile(base, 90):>4.0f}ms | {min(speeds):>9.0f}x (slowest)"
         )
-        real(folder)
+        if not args.synthetic:
+            real(folder)
         # the whole command, Python start and imports included, on the longest case
         name, language, case = max(made, key=lambda r: r[2].duration)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

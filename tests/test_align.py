@@ -131,6 +131,67 @@ def test_a_right_text_read_slowly_word_by_word_with_pauses(tmp_path: Path) -> No
     assert np.median(err) <= 50 and np.percentile(err, 90) <= 150, (np.median(err), np.percentile(err, 90))
 
 
+def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise of unit RMS."""
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    spec = (rng.normal(size=len(f)) + 1j * rng.normal(size=len(f))) / np.sqrt(np.maximum(f, 20.0))
+    y = np.fft.irfft(spec, n).astype(np.float32)
+    return y / np.sqrt(float((y**2).mean()))
+
+
+def _own_noise_fading_in(
+    said: tuple[np.ndarray, list[float]], rng: np.random.Generator, fade: float = 0.3, db: float = -45.0
+) -> tuple[np.ndarray, list[float]]:
+    """A word with its own noise floor (``db`` under its peak): fading in over ``fade`` s before it, under
+    it, fading out after it, as in recordings made one word at a time."""
+    y, starts = said
+    lead, tail = round(fade * RATE), round(0.1 * RATE)
+    out = np.concatenate([np.zeros(lead, np.float32), y, np.zeros(tail, np.float32)])
+    env = np.concatenate([np.linspace(0, 1, lead), np.ones(len(y)), np.linspace(1, 0, tail)]).astype(np.float32)
+    out += _pink(len(out), rng) * env * float(np.abs(y).max()) * 10 ** (db / 20)
+    return out, [s + fade for s in starts]
+
+
+@pytest.mark.parametrize(
+    ("language", "voice", "words"),
+    [
+        ("en", "en+m3", "car dog fix gas hot jet key me my no pet saw"),
+        ("fr", "fr-be+f3", "la le de ma si sa me mo pa pi so su"),
+    ],
+)
+def test_a_noise_fading_in_before_each_word_is_not_its_start(
+    tmp_path: Path, language: str, voice: str, words: str
+) -> None:
+    # each word opens with 0.3 s of its recording's own noise fading in (as KLettres' French recordings do):
+    # once taken for the start of the word, up to 180 ms early; a quick rise over a local floor is the start
+    rng = np.random.default_rng(0)
+    tokens = words.split()
+    pieces = [_own_noise_fading_in(espeak_sentence(w, voice, 120), rng) for w in tokens]
+    case = build(tmp_path / "w.wav", pieces, tokens, lead=0.5, trail=0.8, gaps=list(rng.uniform(0.3, 1.0, len(tokens))))
+    y = ffmpeg.decode_audio(case.path, sample_rate=RATE)
+    write_wav(case.path, y + rng.normal(0.0, 1e-3, len(y)).astype(np.float32), RATE)  # a room's noise under all
+    found = shortskit.align(case.path, case.text, language=language)
+    early = [round((w.start - s) * 1000) for w, s in zip(found, case.starts, strict=True)]
+    err = errors_ms([w.start for w in found], case.starts)
+    assert min(early) > -100, early  # no word starts in the noise before it
+    assert np.median(err) <= 50 and np.percentile(err, 90) <= 120, early
+
+
+def test_words_after_a_stretch_of_speech_the_warp_left_empty_move_back() -> None:
+    # words read one by one: four stretches of speech, the warp ran late and put no word in the second and
+    # two in the last; each word moves one stretch back, each starting its stretch
+    from shortskit.alignment.dtw import _fill_islands
+    from shortskit.alignment.features import Tuning
+
+    real = np.zeros(200, bool)
+    for a in (10, 60, 110, 160):
+        real[a : a + 20] = True
+    found = _fill_islands(np.array([10, 112, 165, 170]), real, Tuning())
+    assert list(found) == [10, 60, 110, 160]
+    # and the other way round (the warp ran early): the words before the empty stretch move on
+    assert list(_fill_islands(np.array([10, 15, 62, 160]), real, Tuning())) == [10, 60, 110, 160]
+
+
 def test_the_wrong_text_is_an_error_naming_the_file(cases: dict[str, Spoken]) -> None:
     case = cases["en_f3_140"]
     wrong = (

@@ -23,7 +23,9 @@ def _errors(tmp_path: Path, language: str, style: str, alsa: bool = False) -> np
     return errors_ms([w.start for w in words], case.starts)
 
 
-# the languages that meet the target (bench/align.py prints all of them, French too)
+# every language of the recordings (French: a person saying syllables one by one, seconds apart, each opening
+# with its recording's noise fading in; once refused as "implausible for this text" or "does not seem to say
+# this text", then aligned 90 ms off at the median, the fading noise taken for the word's start)
 @pytest.mark.parametrize(
     ("language", "alsa"),
     [
@@ -31,6 +33,7 @@ def _errors(tmp_path: Path, language: str, style: str, alsa: bool = False) -> np
         ("en", False),
         ("en", True),
         ("es", False),
+        ("fr", False),
         ("he", False),
         ("it", False),
         ("pt-BR", False),
@@ -40,10 +43,3 @@ def _errors(tmp_path: Path, language: str, style: str, alsa: bool = False) -> np
 def test_real_speech_word_starts(tmp_path: Path, language: str, alsa: bool) -> None:
     err = np.concatenate([_errors(tmp_path, language, style, alsa) for style in real_speech.STYLES])
     assert np.median(err) <= 50 and np.percentile(err, 90) <= 150, (np.median(err), np.percentile(err, 90))
-
-
-def test_a_real_french_reading_word_by_word_is_aligned(tmp_path: Path) -> None:
-    # a person saying French syllables one by one, seconds apart: once "implausible for this text" (six times
-    # the speech of eSpeak's reading) or "does not seem to say this text" (the warp's slope jumps at each pause)
-    err = _errors(tmp_path, "fr", "slow")
-    assert np.median(err) <= 60 and err.max() <= 250, err

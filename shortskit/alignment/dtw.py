@@ -36,7 +36,7 @@ from shortskit.providers.base import Word
 
 __all__ = ["VERSION", "align_file", "align_samples"]
 
-VERSION = "2"  # bump when the same audio and text would get other word times
+VERSION = "3"  # bump when the same audio and text would get other word times
 
 
 def _reading(text: str, language: str, rate: int, word_gap: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,7 +156,8 @@ def _snap_onsets(
 
 def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.ndarray:
     """Each stretch of speech after a real pause (over ``word_pause``) starts a word: where one holds none,
-    the words before it move one stretch on, back to the nearest stretch that holds two or more.
+    the words before it move one stretch on, back to the nearest stretch that holds two or more (or, failing
+    that, the words after it one stretch back, up to the nearest that holds two or more).
 
     A reading without those pauses (words read one by one) lets the warp run late out of a word and place the
     next one still inside it; a person rarely pauses inside a word.
@@ -169,6 +170,10 @@ def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.nd
         end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
         found = np.flatnonzero((out >= onsets[i]) & (out < end))
         return int(found[-1]) if len(found) else -1
+
+    def first_in(i: int) -> int:  # the first word starting in stretch i (up to the next one)
+        end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
+        return int(np.flatnonzero((out >= onsets[i]) & (out < end))[0])
 
     def count(i: int) -> int:
         end = onsets[i + 1] if i + 1 < len(onsets) else len(real) + 1
@@ -184,6 +189,19 @@ def _fill_islands(starts: np.ndarray, real: np.ndarray, tuning: Tuning) -> np.nd
             continue
         for m in range(j, i):  # stretch m gives its last word to stretch m + 1
             out[last_in(m)] = onsets[m + 1]
+    # the same the other way: where the warp ran late, the words after an empty stretch move one stretch back,
+    # up to the nearest stretch that holds two or more
+    for i in range(len(onsets) - 1):
+        if (i > 0 and onsets[i] - offsets[i - 1] <= longest) or count(i) or not (out < onsets[i]).any():
+            continue
+        j = i + 1
+        while j + 1 < len(onsets) and count(j) == 1 and onsets[j + 1] - offsets[j] > longest:
+            j += 1
+        if count(j) < 2 or onsets[j] - offsets[j - 1] <= longest:
+            continue
+        for m in range(i + 1, j + 1):  # stretch m gives its first word to stretch m - 1
+            out[first_in(m)] = onsets[m - 1]
+        out[first_in(j)] = onsets[j]  # and the word now first in stretch j starts it
     return out
 
 

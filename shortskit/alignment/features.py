@@ -3,8 +3,10 @@ and cepstra that describe a voice's sound while forgetting whose voice it is.
 
 Frames are 25 ms every 10 ms at 16 kHz. The background (noise, a music bed) is followed per mel band over
 1.5 s; speech is what rises above it in the 1.1–6 kHz bands (where music beds are thin) and changes its
-spectrum as quickly as speech does (a held music note does not). Few cepstra (c0..c6) keep the smooth
-spectral envelope and little of the speaker, so another voice, another synthesizer or a person align alike.
+spectrum as quickly as speech does (a held music note does not); a stretch of it starts where the sound
+outruns a local floor that follows any slow rise, so a noise fading in before a word is not the word. Few
+cepstra (c0..c6) keep the smooth spectral envelope and little of the speaker, so another voice, another
+synthesizer or a person align alike.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "background",
     "cepstra",
     "compact_index",
+    "local_rise",
     "logmel",
     "normalise",
     "runs",
@@ -55,6 +58,12 @@ class Tuning:
     vad_f1: float = 6000.0
     weak_island_db: float = 20.0  # a stretch whose peak is this far under the median stretch's: a breath
     onset_reach: float = 0.12  # s: how far a stretch of speech may reach back where the whole spectrum rose
+    rise_rate: float = 1.5  # dB a frame: the local floor follows a sound rising this slowly (noise fading in)...
+    rise_low_db: float = 1.5  # ...and a word starts where the spectrum rises above it by this much...
+    rise_high_db: float = 12.0  # ...on the way to this much (the mean of the bands that rise most)
+    rise_bands: int = 10  # the bands that rise most, averaged
+    rise_window: float = 0.6  # s: how far into a stretch of speech its start may move
+    rise_quiet_db: float = 15.0  # ...past frames at least this far under the stretch's peak (not a loud fricative)
     vad_min_island: int = 8  # frames: shorter speech islands are clicks or plucks
     min_speech_db: float = -55.0  # loudest frames quieter than this (dBFS): no speech at all
     min_flux_db: float = 1.5  # mean spectral flux (dB a frame) below this: music, not a voice (beds: 0.6-1.3)
@@ -231,6 +240,50 @@ def speech_frames(lm: np.ndarray, floor: np.ndarray, tuning: Tuning, *, held: bo
         while k > 0 and s0 - k < reach and not m[k - 1] and whole[k - 1] > tuning.vad_low_db:
             k -= 1
         m[k:s0] = True
+    return _trim_fades(m, lm, floor, tuning)
+
+
+def local_rise(lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """How far each frame rises above a local floor that follows any slow rise (dB, the mean of the
+    ``rise_bands`` bands that rise most).
+
+    The floor per band falls with the sound at once and climbs at most ``rise_rate`` dB a frame: noise fading
+    in is followed and leaves no rise, a word's onset outruns it.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    s = np.maximum(uniform_filter1d(lm, 3, axis=0), floor)
+    n = s.copy()
+    for k in range(1, len(s)):
+        np.minimum(s[k], n[k - 1] + tuning.rise_rate, out=n[k])
+    k = min(tuning.rise_bands, lm.shape[1])
+    return np.sort(s - n, axis=1)[:, -k:].mean(1)
+
+
+def _trim_fades(m: np.ndarray, lm: np.ndarray, floor: np.ndarray, tuning: Tuning) -> np.ndarray:
+    """Each stretch of speech starts where the sound rose quickly above what came just before it, not where a
+    noise fading in (a recording's own noise floor, faded in with it) or a swell of the music bed first stood
+    out of the background.
+
+    A stretch whose first quick rise (``rise_high_db`` above the local floor of :func:`local_rise`) comes
+    within ``rise_window`` starts where that rise began, when all before it stays ``rise_quiet_db`` under the
+    stretch's peak (a fricative or a voiced consonant before the vowel is louder than that, and stays).
+    """
+    starts, ends = runs(m)
+    if not len(starts):
+        return m
+    rise = local_rise(lm, floor, tuning)
+    level = np.maximum(lm - floor, 0).mean(1)
+    reach = int(tuning.rise_window * FPS)
+    for s0, s1 in zip(starts, ends, strict=True):
+        quick = np.flatnonzero(rise[s0 : min(s1, s0 + reach)] >= tuning.rise_high_db)
+        if not len(quick):
+            continue
+        j = s0 + int(quick[0])
+        while j > s0 and rise[j - 1] > tuning.rise_low_db:
+            j -= 1
+        if j > s0 and level[s0:j].max() <= level[s0:s1].max() - tuning.rise_quiet_db:
+            m[s0:j] = False
     return m
 
 
