@@ -306,6 +306,30 @@ def test_the_memory_plan_tiles_the_vae_on_a_small_gpu_unless_told(
     assert images.device == "cuda" and images.setup.memory == planned
 
 
+def test_a_local_copy_paints_at_the_size_it_was_trained_at(local_model: Path, tmp_path: Path) -> None:
+    """Named as SSD-1B (768x1344), the tiny copy says it was trained at 32 px: it paints 64x128, not for minutes a
+    picture of noise; a copy whose configs say 1024 px (SDXL's latents and VAE) keeps the model's own size."""
+    from shortskit.providers.diffusers import DiffusersImages, DiffusersSetup
+
+    tiny = DiffusersImages(model="segmind/SSD-1B", setup=DiffusersSetup(weights=local_model))
+    assert tiny.size == (64, 128) and tiny.settings()["size"] == [64, 128]
+
+    def copy_trained_at(latent: int) -> Path:  # SDXL's and SD 1.5's VAE: 8 pixels a latent
+        (folder := tmp_path / f"at{latent}").mkdir()
+        shutil.copytree(local_model, folder, dirs_exist_ok=True)
+        for part, key, value in (("unet", "sample_size", latent), ("vae", "block_out_channels", [8, 8, 8, 8])):
+            config = json.loads((folder / part / "config.json").read_text())
+            (folder / part / "config.json").write_text(json.dumps({**config, key: value}))
+        return folder
+
+    assert DiffusersImages(setup=DiffusersSetup(weights=copy_trained_at(128))).size == (768, 1344)
+    at512 = copy_trained_at(64)
+    sd15 = DiffusersImages(model="stable-diffusion-v1-5/stable-diffusion-v1-5", setup=DiffusersSetup(weights=at512))
+    assert sd15.size == (576, 1024)  # 512 px is near enough to its known 9:16 size
+    assert DiffusersImages(setup=DiffusersSetup(weights=at512)).size == (384, 704)  # not 768x1344
+    assert DiffusersImages(setup=DiffusersSetup(weights=local_model, size=(128, 256))).size == (128, 256)  # told
+
+
 @pytest.mark.parametrize(
     ("setup", "says"),
     [

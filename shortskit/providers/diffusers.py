@@ -11,7 +11,6 @@ and the picture is cover-cropped to the frame.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
 import inspect
 import logging
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 from shortskit.errors import ConfigError, ProviderError, ShortskitError
 from shortskit.models import gpu_turn, load_once, torch_device
 from shortskit.providers.base import current_scene
+from shortskit.providers.diffusers_copy import fingerprint, paint_size
 from shortskit.providers.options import in_range
 
 __all__ = ["DEFAULT_MODEL", "ENV_DIR", "ENV_MEMORY", "INSTALL", "MODELS", "DiffusersImages", "DiffusersSetup"]
@@ -152,18 +152,6 @@ def _modules() -> tuple[Any, Any]:
     return torch, diffusers
 
 
-def _fingerprint(folder: Path) -> str:
-    """What identifies a local copy without reading gigabytes: its configs' bytes and its weight files' names
-    and sizes (never the folder's path, so two machines with the same copy share cached pictures)."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and ".cache" not in p.parts:
-            rel = p.relative_to(folder).as_posix()
-            small = p.suffix in (".json", ".txt", ".model") and p.stat().st_size < 4_000_000
-            h.update(rel.encode() + b"\0" + (p.read_bytes() if small else str(p.stat().st_size).encode()) + b"\0")
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class _Loaded:
     """A loaded pipeline, shared by every render in the process."""
@@ -218,9 +206,10 @@ class DiffusersImages:
         if self.dtype == "bfloat16" and self.device.startswith("cuda") and not self._torch.cuda.is_bf16_supported():
             self.dtype = "float16"  # a T4 has no bfloat16
         self._fit_memory()
-        self.size = self.setup.size or known.size  # what the pipeline paints; cover-cropped to the frame after
         self.weights: Path | None = self.setup.weights  # type: ignore[assignment]
-        self._identity = _fingerprint(self.weights) if self.weights is not None else None
+        # what the pipeline paints, cover-cropped to the frame after
+        self.size = self.setup.size or (paint_size(self.weights, known.size) if self.weights else known.size)
+        self._identity = fingerprint(self.weights) if self.weights is not None else None
         self._failed: str | None = None  # a pipeline that would not load is not tried again by this provider
 
     def _fit_memory(self) -> None:
