@@ -14,7 +14,7 @@ from shortskit import publish
 from shortskit._version import __version__
 from shortskit.alignment import align
 from shortskit.batch import BatchResult, run_batch
-from shortskit.captions import CaptionGroup, group_words, write_ass, write_srt
+from shortskit.captions import CaptionGroup, group_words
 from shortskit.checks import check_story
 from shortskit.engines import ClipEngine, ClipSpec, engine_names, register_engine
 from shortskit.errors import (
@@ -60,6 +60,7 @@ from shortskit.story import (
     save_story,
     story_schema,
 )
+from shortskit.subtitles import write_ass, write_srt
 from shortskit.text import chunk_text, split_sentences
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from shortskit import stages
 from shortskit.blocking import run_sync
-from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_words, shift_groups, write_srt
+from shortskit.captions import CaptionFont, CaptionGroup, caption_font, group_words, shift_groups
 from shortskit.checks import check_output, checked_providers, confined, music_source, open_workspace, sidecar
 from shortskit.endpoints import Endpoint
 from shortskit.engines import ClipEngine, ClipSpec, get_engine, motion_for
@@ -31,6 +31,7 @@ from shortskit.scheduler import RetryPolicy, shared_limit
 from shortskit.scripts import cue_width
 from shortskit.soundtrack import MusicMix
 from shortskit.story import Story
+from shortskit.subtitles import write_srt
 from shortskit.timing import scene_seconds
 from shortskit.workspace import atomic_path
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shortskit import alignment, ffmpeg, keys
-from shortskit.captions import CaptionFont, group_words, missing_glyphs, write_ass
+from shortskit.captions import CaptionFont, group_words, missing_glyphs
 from shortskit.engines.base import ClipEngine, ClipSpec
 from shortskit.errors import AlignmentError, InputFileError, ProviderError, RenderError, ShortskitError
 from shortskit.merge import merge_clips
@@ -28,6 +28,7 @@ from shortskit.scheduler import Limit, RetryPolicy, call
 from shortskit.scripts import SEGMENTER, caption_words
 from shortskit.soundtrack import MusicMix, make_soundtrack
 from shortskit.story import Story
+from shortskit.subtitles import write_ass
 from shortskit.workspace import Workspace, atomic_path, file_digest
 
 __all__ = [

@@ -19,10 +19,11 @@ from PIL import Image
 
 import shortskit
 from shortskit import ffmpeg, fonts, scripts
-from shortskit.captions import caption_font, group_words, write_ass
+from shortskit.captions import caption_font, group_words
 from shortskit.errors import ConfigError, StoryError
 from shortskit.providers.base import Word
 from shortskit.story import Story
+from shortskit.subtitles import write_ass
 from tests.conftest import run_cli, write_story
 
 TEXTS = {

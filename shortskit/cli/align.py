@@ -52,7 +52,8 @@ def align(
         rows = [{"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in words]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
     elif as_srt:
-        from shortskit.captions import group_words, write_srt
+        from shortskit.captions import group_words
+        from shortskit.subtitles import write_srt
 
         with tempfile.TemporaryDirectory() as tmp:
             srt = write_srt(group_words(words, max_words=7, max_chars=42), Path(tmp) / "words.srt")
