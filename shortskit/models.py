@@ -4,14 +4,18 @@ A notebook renders many times and a batch worker many stories: loading a model o
 would cost tens of seconds. :func:`load_once` keeps each model by what identifies it (kind, weights,
 device) and :func:`model_loads` says how many loads really happened, for batch summaries and tests.
 :func:`gpu_turn` makes processes that share one GPU (a batch's warm kernels, two notebooks) take turns on it.
+:func:`hub_unreachable` tells a load to use the local Hugging Face cache at once where the hub cannot be reached.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
 import threading
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
@@ -21,7 +25,7 @@ from filelock import FileLock
 
 from shortskit.errors import ConfigError
 
-__all__ = ["GPU_LOCK_DIR", "forget_models", "gpu_turn", "load_once", "model_loads", "torch_device"]
+__all__ = ["GPU_LOCK_DIR", "forget_models", "gpu_turn", "hub_unreachable", "load_once", "model_loads", "torch_device"]
 
 GPU_LOCK_DIR = "SHORTSKIT_GPU_LOCK_DIR"  # where the per-GPU lock files live (default: the system's temp folder)
 
@@ -123,3 +127,26 @@ def torch_device(choice: str, torch: Any, *, who: str) -> str:
     if (choice.startswith("cuda") and not cuda) or (choice == "mps" and not mps):
         raise ConfigError(f"{who} device {choice!r}: torch sees no such device here; use auto or cpu")
     return choice
+
+
+def hub_unreachable(timeout: float = 3.0) -> bool:
+    """True where the Hugging Face hub cannot be reached now: its offline mode is on, or its host has no address
+    or answers no connection within ``timeout`` seconds.
+
+    A load then asks the local Hugging Face cache only, at once, rather than waiting out the hub client's half
+    minute of retries before the same failure. Behind a proxy (``$HTTPS_PROXY``) it cannot tell, and says False.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    proxies = urllib.request.getproxies()
+    if proxies.get("https") or proxies.get("all"):
+        return False
+    endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((endpoint.hostname or "", port), timeout=timeout).close()
+    except OSError:
+        return True
+    return False

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -493,6 +494,58 @@ def test_weights_that_cannot_be_fetched_name_the_model_and_a_local_copy(tmp_path
     assert "cannot download the model segmind/SSD-1B from Hugging Face" in line
     assert "hf download segmind/SSD-1B --local-dir DIR" in line and "SHORTSKIT_DIFFUSERS_DIR=DIR" in line
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: a hub there refuses every connection at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_hub_counts_as_unreachable_offline_or_refused_but_not_behind_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from huggingface_hub import constants
+
+    from shortskit.models import hub_unreachable
+
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert not hub_unreachable()
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+        assert hub_unreachable()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    assert hub_unreachable()
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # the proxy may reach it: only a real load can tell
+    assert not hub_unreachable()
+
+
+@pytest.mark.slow
+def test_an_unreachable_hub_fails_at_once_naming_it_or_loads_the_cached_copy(tiny: Path, tmp_path: Path) -> None:
+    # no offline flag: the hub refuses connections, as where a notebook has no network
+    hub = {"HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", "HF_HUB_OFFLINE": "", "SHORTSKIT_DIFFUSERS_DIR": "",
+           "HF_HOME": str(tmp_path / "hf"), "SHORTSKIT_DIFFUSERS_SIZE": SIZE}  # fmt: skip
+    proc = run_cli("render", _story(tmp_path), "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=hub)
+    line = _one_error_line(proc)
+    assert "Hugging Face cannot be reached from here and its cache has no copy" in line, line
+    assert "hf download segmind/SSD-1B --local-dir DIR" in line and not (tmp_path / "o.mp4").exists()
+
+    # the same model downloaded earlier into the Hugging Face cache is used from there
+    repo = tmp_path / "hf" / "hub" / "models--segmind--SSD-1B"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    proc = run_cli("render", _story(tmp_path), "-o", tmp_path / "o.mp4", "--workspace", tmp_path / "w", env=hub)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o.mp4").is_file() and len(list((tmp_path / "w" / "images").glob("*.png"))) == 2
 
 
 def test_a_folder_that_is_no_text_to_image_pipeline_is_named(

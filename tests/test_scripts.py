@@ -4,6 +4,7 @@ Japanese and Thai cut into words, and whole renders read back from the MP4 (tess
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import logging
 import re
@@ -321,6 +322,18 @@ def _caption_frame(result: shortskit.RenderResult, t: float) -> np.ndarray:
     return np.asarray(ffmpeg.frame_at(result.video, t).convert("RGB")).astype(int)
 
 
+def _only_shipped_fonts(lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a script the package ships a font for: a fresh machine, where fontconfig (ours and libass's in ffmpeg)
+    sees no system font, so only what we ship can draw the captions."""
+    if lang in ("zh", "ja", "ko"):
+        return
+    conf = tmp_path / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>')
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    # a cache of fontconfig's answers of its own, so none of this machine's leaks in and none of these leaks out
+    monkeypatch.setattr(fonts, "_system_face", functools.lru_cache(maxsize=64)(fonts._system_face.__wrapped__))
+
+
 LANGS = [pytest.param(lang, marks=needs_cjk) if lang in ("zh", "ja", "ko") else lang for lang in TEXTS]
 
 
@@ -330,12 +343,7 @@ def test_whole_render_burns_in_captions_in_reading_order(
     lang: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING, logger="shortskit")
-    if lang not in ("zh", "ja", "ko"):
-        # a fresh machine: fontconfig (ours and libass's in ffmpeg) sees no system font, only what we ship
-        conf = tmp_path / "fonts.conf"
-        conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>')
-        monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
-        fonts._system_face.cache_clear()
+    _only_shipped_fonts(lang, tmp_path, monkeypatch)
     with_captions = _render(tmp_path, lang)
     without = _render(tmp_path, lang, captions=False)
     assert not [r for r in caplog.records if "glyph" in r.getMessage()]
@@ -449,10 +457,13 @@ def _png(img: Image.Image) -> bytes:
      ("hi", "ffmpeg"), ("th", "ffmpeg"), pytest.param("zh", "ffmpeg", marks=needs_cjk),
      pytest.param("ja", "ffmpeg", marks=needs_cjk), pytest.param("ko", "ffmpeg", marks=needs_cjk)],
 )  # fmt: skip
-def test_ocr_reads_the_burned_in_captions_back(lang: str, engine: str, tmp_path: Path) -> None:
+def test_ocr_reads_the_burned_in_captions_back(
+    lang: str, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tess = OCR_LANGS[lang]
     if not _tesseract(tess):
         pytest.skip(f"tesseract with {tess} is not installed (apt-get install tesseract-ocr-{tess.replace('_', '-')})")
+    _only_shipped_fonts(lang, tmp_path, monkeypatch)
     result = _render(tmp_path, lang, engine=engine)
     words = scripts.caption_words(result.scenes[0].words, lang)
     groups = group_words(words, max_words=3, max_chars=18)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from shortskit.errors import ConfigError, ProviderError, ShortskitError
-from shortskit.models import gpu_turn, load_once, torch_device
+from shortskit.models import gpu_turn, hub_unreachable, load_once, torch_device
 from shortskit.providers.base import current_scene
 from shortskit.providers.diffusers_copy import fingerprint, paint_size
 from shortskit.providers.options import in_range
@@ -211,6 +211,7 @@ class DiffusersImages:
         self.size = self.setup.size or (paint_size(self.weights, known.size) if self.weights else known.size)
         self._identity = fingerprint(self.weights) if self.weights is not None else None
         self._failed: str | None = None  # a pipeline that would not load is not tried again by this provider
+        self._offline = False  # the last load found the hub unreachable and asked the local cache only
 
     def _fit_memory(self) -> None:
         """Keep the memory options this machine can use, or say in one line what one of them needs: offload moves
@@ -289,6 +290,8 @@ class DiffusersImages:
         options: dict[str, Any] = {"torch_dtype": getattr(torch, self.dtype)}
         if self.weights is None:
             options["revision"] = self.revision
+            self._offline = hub_unreachable()
+            options["local_files_only"] = self._offline  # the Hugging Face cache only: no half minute of retries
         if "no_safety_checker" in self.setup.memory:
             options["safety_checker"] = None
         quant = next((m for m in self.setup.memory if m in ("8bit", "4bit")), None)
@@ -338,8 +341,9 @@ class DiffusersImages:
                 f"is not on Hugging Face (or revision {self.revision!r} is not)")  # fmt: skip
             return ConfigError(f"diffusers: model {self.model} {why}")
         if isinstance(exc, OSError):  # every hub failure is one, and so is a dropped connection
+            why = "Hugging Face cannot be reached from here and its cache has no copy" if self._offline else what
             return ConfigError(
-                f"diffusers: cannot download the model {self.model} from Hugging Face ({what}). Offline? Download "
+                f"diffusers: cannot download the model {self.model} from Hugging Face ({why}). Offline? Download "
                 f"it where there is a network (`hf download {self.model} --local-dir DIR`), then set {ENV_DIR}=DIR"
             )
         return ProviderError(f"the pipeline did not load: {what}", provider=self.name)
