@@ -417,6 +417,41 @@ def test_a_negative_prompt_reaches_the_pipeline(local_model: Path, tmp_path: Pat
     assert np.abs(paint("c.png", "a dark storm").astype(float) - plain).mean() > 5
 
 
+def test_a_model_that_takes_no_negative_prompt_says_so_naming_the_field(
+    local_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import diffusers
+
+    real = diffusers.AutoPipelineForText2Image.from_pretrained
+
+    class NoNegative:
+        """The tiny pipeline behind a call with no negative_prompt, as some text-to-image pipelines have."""
+
+        def __init__(self, pipe: Any) -> None:
+            self._pipe = pipe
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._pipe, name)
+
+        def __call__(self, prompt: str, num_inference_steps: int, width: int, height: int, guidance_scale: float,
+                     generator: Any) -> Any:  # fmt: skip
+            return self._pipe(prompt=prompt, num_inference_steps=num_inference_steps, width=width, height=height,
+                              guidance_scale=guidance_scale, generator=generator)  # fmt: skip
+
+    monkeypatch.setattr(
+        diffusers.AutoPipelineForText2Image, "from_pretrained", lambda *a, **k: NoNegative(real(*a, **k))
+    )
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    plain = render_sync(_load(_story(tmp_path / "a")), tmp_path / "a.mp4", workspace=tmp_path / "wa")
+    assert plain.made["image"] == 2  # the pipeline paints without one
+    with pytest.raises(ScenesFailedError) as caught:
+        render_sync(
+            _load(_story(tmp_path / "b", negative_prompt="blurry")), tmp_path / "b.mp4", workspace=tmp_path / "wb"
+        )
+    assert "diffusers: segmind/SSD-1B takes no negative_prompt; remove it from the story" in str(caught.value)
+    assert "Traceback" not in str(caught.value) and not (tmp_path / "b.mp4").exists()
+
+
 @pytest.mark.parametrize(
     ("error", "says"),
     [
